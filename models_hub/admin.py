@@ -1,0 +1,72 @@
+from django.contrib import admin
+
+from models_hub.models import (
+    BaseModel,
+    GalleryImage,
+    License,
+    Model,
+    ModelFile,
+    ModelVersion,
+    Tag,
+    VersionParent,
+)
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "commercial_use", "credit_required", "derivatives_allowed",
+                    "relicensing_allowed", "has_use_restrictions")
+
+
+@admin.register(BaseModel)
+class BaseModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "license", "position")
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+
+
+class VersionInline(admin.TabularInline):
+    model = ModelVersion
+    fields = ("name", "base_model", "status", "nsfw_level", "download_count")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "type", "owner", "status", "nsfw_level", "download_count")
+    list_filter = ("status", "type")
+    search_fields = ("name", "owner__username")
+    raw_id_fields = ("owner", "cover_image")
+    inlines = [VersionInline]
+
+
+class FileInline(admin.TabularInline):
+    model = ModelFile
+    fields = ("name", "format", "size_bytes", "sha256", "hash_status", "is_primary")
+    readonly_fields = fields
+    extra = 0
+
+
+class ParentInline(admin.TabularInline):
+    model = VersionParent
+    fk_name = "version"
+    raw_id_fields = ("parent_version",)
+    extra = 0
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "base_model", "status", "nsfw_level", "created_at")
+    list_filter = ("status", "base_model")
+    raw_id_fields = ("model",)
+    inlines = [FileInline, ParentInline]
+
+
+@admin.register(GalleryImage)
+class GalleryImageAdmin(admin.ModelAdmin):
+    list_display = ("id", "version", "width", "height", "nsfw_level", "process_status")
+    raw_id_fields = ("version",)

@@ -1,0 +1,103 @@
+"""Enumerations shared by the catalogue, named as Civitai names them so API clients agree."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ModelType(models.TextChoices):
+    CHECKPOINT = "Checkpoint", "Checkpoint"
+    TEXTUAL_INVERSION = "TextualInversion", "Embedding (Textual Inversion)"
+    HYPERNETWORK = "Hypernetwork", "Hypernetwork"
+    AESTHETIC_GRADIENT = "AestheticGradient", "Aesthetic Gradient"
+    LORA = "LORA", "LoRA"
+    LOCON = "LoCon", "LyCORIS / LoCon"
+    DORA = "DoRA", "DoRA"
+    CONTROLNET = "Controlnet", "ControlNet"
+    UPSCALER = "Upscaler", "Upscaler"
+    MOTION_MODULE = "MotionModule", "Motion Module"
+    VAE = "VAE", "VAE"
+    POSES = "Poses", "Poses"
+    WILDCARDS = "Wildcards", "Wildcards"
+    WORKFLOWS = "Workflows", "Workflows"
+    DETECTION = "Detection", "Detection"
+    OTHER = "Other", "Other"
+
+
+class NsfwLevel(models.IntegerChoices):
+    """A bitmask: a model's level is the OR of its versions', a version's of its images'."""
+
+    PG = 1, "PG"
+    PG13 = 2, "PG-13"
+    R = 4, "R"
+    X = 8, "X"
+    XXX = 16, "XXX"
+    BLOCKED = 32, "Blocked"
+
+    @classmethod
+    def viewable(cls) -> list[NsfwLevel]:
+        return [cls.PG, cls.PG13, cls.R, cls.X, cls.XXX]
+
+    @classmethod
+    def labels_for(cls, mask: int) -> list[str]:
+        return [level.label for level in cls if mask & level]
+
+
+ALL_VIEWABLE_LEVELS = sum(NsfwLevel.viewable())
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+    UNPUBLISHED = "unpublished", "Unpublished"
+    BLOCKED = "blocked", "Blocked"
+    DELETED = "deleted", "Deleted"
+
+
+class CommercialUse(models.TextChoices):
+    """Ordered from least to most permissive: each level includes the ones before it."""
+
+    NONE = "None", "No commercial use"
+    IMAGE = "Image", "Sell generated images"
+    RENT = "Rent", "Run it on a paid generation service"
+    SELL = "Sell", "Sell the model or merges of it"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        return [c.value for c in cls].index(value)
+
+
+class FileFormat(models.TextChoices):
+    SAFETENSOR = "SafeTensor", "SafeTensor"
+    PICKLETENSOR = "PickleTensor", "PickleTensor"
+    GGUF = "GGUF", "GGUF"
+    DIFFUSERS = "Diffusers", "Diffusers"
+    ONNX = "ONNX", "ONNX"
+    OTHER = "Other", "Other"
+
+
+class FileType(models.TextChoices):
+    MODEL = "Model", "Model"
+    PRUNED_MODEL = "Pruned Model", "Pruned Model"
+    VAE = "VAE", "VAE"
+    CONFIG = "Config", "Config"
+    TRAINING_DATA = "Training Data", "Training Data"
+
+
+class Precision(models.TextChoices):
+    FP32 = "fp32", "fp32"
+    FP16 = "fp16", "fp16"
+    BF16 = "bf16", "bf16"
+    FP8 = "fp8", "fp8"
+    OTHER = "other", "other"
+    UNKNOWN = "", "unknown"
+
+
+class JobStatus(models.TextChoices):
+    """Where background work on a row stands; the row is the record, not the broker."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    ERROR = "error", "Error"

@@ -1,0 +1,1 @@
+"""Pure functions over file bytes: no Django imports, each module testable alone."""

@@ -1,0 +1,97 @@
+"""All of Civitai's file hashes computed in one pass over a stream.
+
+Definitions (so lookups by hash agree with Civitai's clients):
+- SHA256 of the whole file; AutoV2 is its first 10 hex characters.
+- AutoV1: first 8 hex characters of SHA256 over the 0x10000 bytes from offset 0x100000.
+- AutoV3: SHA256 of the bytes after the 8-byte length and the JSON header (safetensors only).
+- CRC32 and BLAKE3 of the whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from blake3 import blake3
+
+AUTOV1_OFFSET = 0x100000
+AUTOV1_LENGTH = 0x10000
+CHUNK_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileHashes:
+    sha256: str
+    autov1: str
+    autov2: str
+    autov3: str
+    crc32: str
+    blake3: str
+    size: int
+
+
+class StreamHasher:
+    """Feed chunks in order with update(); read every hash with result()."""
+
+    def __init__(self, *, safetensors: bool = False) -> None:
+        self._sha256 = hashlib.sha256()
+        self._autov1 = hashlib.sha256()
+        self._blake3 = blake3(max_threads=blake3.AUTO)
+        self._crc32 = 0
+        self._offset = 0
+        self._safetensors = safetensors
+        self._head = b""
+        self._autov3: hashlib._Hash | None = hashlib.sha256() if safetensors else None
+        self._autov3_start: int | None = None
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        start = self._offset
+        end = start + len(view)
+        self._sha256.update(view)
+        self._blake3.update(view)
+        self._crc32 = zlib.crc32(view, self._crc32)
+        lo, hi = max(start, AUTOV1_OFFSET), min(end, AUTOV1_OFFSET + AUTOV1_LENGTH)
+        if lo < hi:
+            self._autov1.update(view[lo - start : hi - start])
+        if self._autov3 is not None:
+            self._update_autov3(view, start, end)
+        self._offset = end
+
+    def _update_autov3(self, view: memoryview, start: int, end: int) -> None:
+        if self._autov3_start is None:
+            if len(self._head) < 8:
+                self._head += bytes(view[: 8 - len(self._head)])
+            if len(self._head) < 8:
+                return
+            (header_length,) = struct.unpack("<Q", self._head)
+            self._autov3_start = 8 + header_length
+        lo = max(start, self._autov3_start)
+        if lo < end:
+            self._autov3.update(view[lo - start :])
+
+    def result(self) -> FileHashes:
+        sha256 = self._sha256.hexdigest()
+        autov3 = ""
+        if self._autov3 is not None and self._autov3_start is not None:
+            if self._offset >= self._autov3_start:
+                autov3 = self._autov3.hexdigest()
+        return FileHashes(
+            sha256=sha256,
+            autov1=self._autov1.hexdigest()[:8] if self._offset > AUTOV1_OFFSET else "",
+            autov2=sha256[:10],
+            autov3=autov3,
+            crc32=f"{self._crc32:08x}",
+            blake3=self._blake3.hexdigest(),
+            size=self._offset,
+        )
+
+
+def hash_stream(stream: BinaryIO, *, safetensors: bool = False) -> FileHashes:
+    hasher = StreamHasher(safetensors=safetensors)
+    while chunk := stream.read(CHUNK_SIZE):
+        hasher.update(chunk)
+    return hasher.result()

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from models_hub.choices import CommercialUse, ModelType, NsfwLevel
+from models_hub.formats.images import ImageRejected, process_upload
+from models_hub.models import BaseModel, License, ModelVersion
+from models_hub.services import ExternalParent
+from models_hub.validation import inspect_model_upload, license_permission_errors
+
+_SHA_LIKE = re.compile(r"^[0-9a-fA-F]{8,64}$")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, max_count: int, **kwargs) -> None:  # noqa: ANN002, ANN003
+        self.max_count = max_count
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):  # noqa: ANN001, ANN201
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        if self.required and not files:
+            raise ValidationError(self.error_messages["required"], code="required")
+        if len(files) > self.max_count:
+            raise ValidationError(f"At most {self.max_count} files can be uploaded at once.")
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+def _split_words(raw: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]", raw or "") if part.strip()]
+
+
+class UploadForm(forms.Form):
+    """Everything a creator gives for a new model and its first version, on one page."""
+
+    # The model
+    name = forms.CharField(max_length=200)
+    type = forms.ChoiceField(choices=ModelType.choices)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=50_000,
+        required=False,
+        help_text="Markdown. Links and basic formatting are kept; scripts are removed.",
+    )
+    tags = forms.CharField(max_length=1000, required=False, help_text="Comma-separated.")
+    # The version
+    version_name = forms.CharField(max_length=100, initial="v1.0")
+    base_model = forms.ModelChoiceField(queryset=BaseModel.objects.all(), empty_label=None)
+    trained_words = forms.CharField(
+        max_length=2000, required=False, help_text="Trigger words, comma-separated."
+    )
+    version_description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=50_000, required=False
+    )
+    nsfw_level = forms.TypedChoiceField(
+        choices=[(level.value, level.label) for level in NsfwLevel.viewable()],
+        coerce=int,
+        initial=NsfwLevel.PG,
+        label="Content rating",
+        help_text="The most explicit content the model or its sample images show.",
+    )
+    # The license
+    license = forms.ModelChoiceField(queryset=License.objects.all(), empty_label="Choose…")
+    license_other_url = forms.URLField(
+        required=False, max_length=500, label="License link (for “Other”)"
+    )
+    license_other_text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=20_000,
+        label="License text (for “Other”)",
+    )
+    allow_commercial_use = forms.ChoiceField(
+        choices=CommercialUse.choices,
+        initial=CommercialUse.NONE,
+        label="Commercial use you allow",
+    )
+    allow_no_credit = forms.BooleanField(required=False, label="Users may use it without crediting me")
+    allow_derivatives = forms.BooleanField(
+        required=False, initial=True, label="Others may share merges and fine-tunes of it"
+    )
+    allow_different_license = forms.BooleanField(
+        required=False, label="Derivatives may use a different license"
+    )
+    # Lineage
+    parent_version_ids = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Parent models on this hub",
+        help_text="Version ids or links to their pages, comma-separated (for merges and fine-tunes).",
+    )
+    external_parents = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=5000,
+        label="Parent models elsewhere",
+        help_text="One per line: name | SHA256 or AutoV2 hash | link (hash and link optional).",
+    )
+    # Content
+    model_files = MultipleFileField(max_count=settings.HUB_MAX_MODEL_FILES)
+    images = MultipleFileField(
+        max_count=settings.HUB_MAX_GALLERY_IMAGES,
+        required=False,
+        help_text="PNG, JPEG or WebP sample images. Location data is removed.",
+    )
+    publish = forms.BooleanField(
+        required=False, initial=True, label="Publish when processing is finished"
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_tags(self) -> list[str]:
+        return _split_words(self.cleaned_data["tags"])
+
+    def clean_trained_words(self) -> list[str]:
+        return _split_words(self.cleaned_data["trained_words"])
+
+    def clean_parent_version_ids(self) -> list[ModelVersion]:
+        ids: list[int] = []
+        for token in _split_words(self.cleaned_data["parent_version_ids"]):
+            match = re.search(r"(\d+)/?$", token) or re.search(r"version=(\d+)", token)
+            if not match:
+                raise ValidationError(f"“{token[:60]}” is not a version id or a version link.")
+            ids.append(int(match.group(1)))
+        found = {
+            version.pk: version
+            for version in ModelVersion.objects.visible_to(self.user)
+            .filter(pk__in=ids)
+            .select_related("model")
+        }
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise ValidationError(f"No model version with id {', '.join(missing)} on this hub.")
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+    def clean_external_parents(self) -> list[ExternalParent]:
+        parents = []
+        for line in (self.cleaned_data["external_parents"] or "").splitlines():
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split("|")]
+            name = parts[0][:200]
+            if not name:
+                raise ValidationError(f"“{line[:60]}”: give the parent model's name first.")
+            digest = parts[1] if len(parts) > 1 else ""
+            link = parts[2] if len(parts) > 2 else ""
+            if digest and not _SHA_LIKE.match(digest):
+                raise ValidationError(f"“{digest[:70]}” is not a SHA256 or AutoV2 hash.")
+            if link:
+                forms.URLField().clean(link)
+            parents.append(ExternalParent(name=name, external_hash=digest, external_url=link))
+        return parents
+
+    def clean_model_files(self) -> list:
+        files = self.cleaned_data["model_files"]
+        errors = []
+        for uploaded in files:
+            try:
+                inspect_model_upload(uploaded)
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return files
+
+    def clean_images(self) -> list:
+        processed, errors = [], []
+        for uploaded in self.cleaned_data["images"]:
+            if uploaded.size > settings.HUB_MAX_IMAGE_BYTES:
+                errors.append(f"“{uploaded.name[:80]}” is larger than the image size limit.")
+                continue
+            try:
+                processed.append(
+                    process_upload(uploaded, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+                )
+            except ImageRejected as exc:
+                errors.append(f"“{uploaded.name[:80]}”: {exc}")
+        if errors:
+            raise ValidationError(errors)
+        return processed
+
+    def clean(self) -> dict:
+        data = super().clean()
+        license = data.get("license")
+        if license is not None and "allow_commercial_use" in data:
+            problems = license_permission_errors(
+                license=license,
+                allow_commercial_use=data["allow_commercial_use"],
+                allow_no_credit=data.get("allow_no_credit", False),
+                allow_derivatives=data.get("allow_derivatives", False),
+                allow_different_license=data.get("allow_different_license", False),
+                license_other_url=data.get("license_other_url", ""),
+                license_other_text=data.get("license_other_text", ""),
+            )
+            for field, message in problems.items():
+                self.add_error(field, message)
+        return data
+
+    def service_arguments(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["parent_versions"] = data.pop("parent_version_ids")
+        return data

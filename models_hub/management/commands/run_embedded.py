@@ -1,0 +1,40 @@
+"""Serve the site and run a Celery worker beside it, for `make run`.
+
+The worker uses kombu's filesystem transport (no Redis needed); both processes share the
+SQLite database and var/. Stopping this command stops both.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a background worker together (embedded mode)."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+        worker = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--queues", "scan,images,default", "--pool", "solo",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--loglevel", "INFO",
+            ]
+        )  # fmt: skip
+        self.stdout.write(f"Background worker started (pid {worker.pid}).")
+        try:
+            call_command("runserver", options["addrport"], use_reloader=False)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()

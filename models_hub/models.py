@@ -1,0 +1,310 @@
+"""The catalogue: what is shared and how it moves. Writes go through services.py."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.text import slugify
+
+from models_hub.choices import (
+    CommercialUse,
+    FileFormat,
+    FileType,
+    JobStatus,
+    ModelType,
+    NsfwLevel,
+    Precision,
+    Status,
+)
+from models_hub.querysets import (
+    GalleryImageQuerySet,
+    ModelFileQuerySet,
+    ModelQuerySet,
+    ModelVersionQuerySet,
+)
+
+# Extensions used for storage keys; chosen from the detected content, never from the user.
+FORMAT_EXTENSIONS = {
+    FileFormat.SAFETENSOR: "safetensors",
+    FileFormat.PICKLETENSOR: "ckpt",
+    FileFormat.GGUF: "gguf",
+    FileFormat.ONNX: "onnx",
+    FileFormat.DIFFUSERS: "zip",
+    FileFormat.OTHER: "bin",
+}
+
+
+def model_file_key(instance: ModelFile, filename: str) -> str:
+    ext = FORMAT_EXTENSIONS.get(instance.format, "bin")
+    key = uuid.uuid4().hex
+    return f"models/{key[:2]}/{key}.{ext}"
+
+
+def gallery_image_key(instance: GalleryImage, filename: str) -> str:
+    # `filename` is only ever the extension the service derived from the decoded format.
+    key = uuid.uuid4().hex
+    return f"images/{key[:2]}/{key}.{filename.rsplit('.', 1)[-1]}"
+
+
+def gallery_thumbnail_key(instance: GalleryImage, filename: str) -> str:
+    key = uuid.uuid4().hex
+    return f"thumbs/{key[:2]}/{key}.webp"
+
+
+class License(models.Model):
+    """A license a model can be shared under, with the permissions it grants."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    url = models.URLField(blank=True)
+    summary = models.TextField(blank=True)
+    # The most a licensee may do commercially under this license.
+    commercial_use = models.CharField(
+        max_length=8, choices=CommercialUse.choices, default=CommercialUse.NONE
+    )
+    credit_required = models.BooleanField(default=False)
+    derivatives_allowed = models.BooleanField(default=True)
+    relicensing_allowed = models.BooleanField(default=False)
+    # OpenRAIL-style use restrictions that every derivative must carry forward.
+    has_use_restrictions = models.BooleanField(default=False)
+    # "Other": the uploader must give the license's link and text.
+    is_other = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def commercial_rank(self) -> int:
+        return CommercialUse.rank(self.commercial_use)
+
+
+class BaseModel(models.Model):
+    """The architecture family a version was trained on or for (SD 1.5, SDXL, FLUX...)."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=80, unique=True)
+    license = models.ForeignKey(License, null=True, blank=True, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Model(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hub_models"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=50_000)
+    type = models.CharField(max_length=24, choices=ModelType.choices)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="models")
+    license_other_url = models.URLField(blank=True, max_length=500)
+    license_other_text = models.TextField(blank=True, max_length=20_000)
+    allow_commercial_use = models.CharField(
+        max_length=8, choices=CommercialUse.choices, default=CommercialUse.NONE
+    )
+    allow_no_credit = models.BooleanField(default=False)
+    allow_derivatives = models.BooleanField(default=True)
+    allow_different_license = models.BooleanField(default=False)
+
+    cover_image = models.ForeignKey(
+        "GalleryImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    download_count = models.PositiveIntegerField(default=0)
+    like_count = models.PositiveIntegerField(default=0)
+    # Name, tags, creator, trigger words and description in one column, kept by services;
+    # PostgreSQL indexes it for full-text search (see migration 0003).
+    search_document = models.TextField(blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="model_status_published"),
+            models.Index(fields=["status", "-download_count"], name="model_status_downloads"),
+            models.Index(fields=["status", "-like_count"], name="model_status_likes"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(nsfw_level__gte=0) & Q(nsfw_level__lte=63), name="model_nsfw_mask"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name) or "model"
+
+    def get_absolute_url(self) -> str:
+        return reverse("models_hub:detail", kwargs={"pk": self.pk, "slug": self.slug})
+
+
+class ModelVersion(models.Model):
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="versions")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=50_000)
+    base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="versions")
+    trained_words = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    # The creator asked for publication: it happens once background processing is done.
+    publish_requested = models.BooleanField(default=False)
+    download_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} {self.name}"
+
+
+class VersionParent(models.Model):
+    """A model this version was merged from or fine-tuned on: on this hub, or named outside it."""
+
+    class Relation(models.TextChoices):
+        MERGE = "merge", "Merged from"
+        FINETUNE = "finetune", "Fine-tuned from"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="parents")
+    parent_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    # Always filled: a snapshot of the parent's name, so lineage stays readable if it goes.
+    name = models.CharField(max_length=200)
+    external_hash = models.CharField(max_length=64, blank=True)
+    external_url = models.URLField(blank=True, max_length=500)
+    relation = models.CharField(max_length=10, choices=Relation.choices, default=Relation.MERGE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "parent_version"],
+                condition=Q(parent_version__isnull=False),
+                name="unique_parent_per_version",
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="parent_has_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelFile(models.Model):
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=model_file_key, max_length=255)
+    # The name people download it as: normalised from the upload, never used as a path.
+    name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    format = models.CharField(max_length=16, choices=FileFormat.choices)
+    file_type = models.CharField(max_length=16, choices=FileType.choices, default=FileType.MODEL)
+    precision = models.CharField(max_length=8, choices=Precision.choices, blank=True)
+    is_primary = models.BooleanField(default=False)
+
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    autov1 = models.CharField(max_length=8, blank=True)
+    autov2 = models.CharField(max_length=10, blank=True, db_index=True)
+    autov3 = models.CharField(max_length=64, blank=True)
+    crc32 = models.CharField(max_length=8, blank=True)
+    blake3 = models.CharField(max_length=64, blank=True)
+    hash_status = models.CharField(
+        max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
+    )
+    hash_error = models.TextField(blank=True)
+
+    download_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"], condition=Q(is_primary=True), name="one_primary_file"
+            ),
+            models.CheckConstraint(condition=Q(size_bytes__gt=0), name="file_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        pairs = {
+            "SHA256": self.sha256,
+            "AutoV1": self.autov1,
+            "AutoV2": self.autov2,
+            "AutoV3": self.autov3,
+            "CRC32": self.crc32,
+            "BLAKE3": self.blake3,
+        }
+        return {name: value.upper() for name, value in pairs.items() if value}
+
+
+class GalleryImage(models.Model):
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="images")
+    image = models.FileField(upload_to=gallery_image_key, max_length=255)
+    thumbnail = models.FileField(upload_to=gallery_thumbnail_key, max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    # Generation parameters read from the upload (A1111 text or ComfyUI JSON), kept as data.
+    generation_params = models.JSONField(default=dict, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    process_status = models.CharField(
+        max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
+    )
+    process_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GalleryImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk} of {self.version_id}"
+
+    @property
+    def display_url(self) -> str:
+        return (self.thumbnail or self.image).url

@@ -1,0 +1,84 @@
+"""Visibility, in one place. Every page, the download endpoint and search start from these.
+
+- Staff see everything.
+- Owners see their own content in every state except deleted.
+- Everyone else sees what is published, and only under a published parent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import F, Q
+
+from models_hub.choices import NsfwLevel, Status
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from community.models import User
+
+
+def _is_staff(user: User | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def browsing_level_of(user: User | AnonymousUser) -> int:
+    """The NSFW levels a person may be shown: PG for anonymous visitors."""
+    if not user.is_authenticated:
+        return NsfwLevel.PG
+    return user.browsing_level or NsfwLevel.PG
+
+
+class _NsfwLevelMixin:
+    def within_levels(self, levels: int):  # noqa: ANN201 - returns Self
+        """Rows with no NSFW level outside `levels` (a bitmask)."""
+        outside = ~levels & 0b111111
+        return self.alias(_outside=F("nsfw_level").bitand(outside)).filter(_outside=0)
+
+
+class ModelQuerySet(_NsfwLevelMixin, models.QuerySet):
+    def visible_to(self, user: User | AnonymousUser) -> ModelQuerySet:
+        if _is_staff(user):
+            return self.all()
+        public = Q(status=Status.PUBLISHED)
+        if user.is_authenticated:
+            return self.filter(public | (Q(owner=user) & ~Q(status=Status.DELETED)))
+        return self.filter(public)
+
+
+def _version_visibility(user: User | AnonymousUser, prefix: str = "") -> Q | None:
+    """Who may see a version, as a filter on a version (prefix "") or on its children
+    ("version__"). None means no filter at all (staff)."""
+    if _is_staff(user):
+        return None
+
+    def q(**lookups: object) -> Q:
+        return Q(**{prefix + key: value for key, value in lookups.items()})
+
+    public = q(status=Status.PUBLISHED, model__status=Status.PUBLISHED)
+    if user.is_authenticated:
+        own = q(model__owner=user) & ~q(status=Status.DELETED) & ~q(model__status=Status.DELETED)
+        return public | own
+    return public
+
+
+class _VersionScopedQuerySet(models.QuerySet):
+    visibility_prefix = ""
+
+    def visible_to(self, user: User | AnonymousUser):  # noqa: ANN201 - returns Self
+        condition = _version_visibility(user, self.visibility_prefix)
+        return self.all() if condition is None else self.filter(condition)
+
+
+class ModelVersionQuerySet(_VersionScopedQuerySet):
+    visibility_prefix = ""
+
+
+class ModelFileQuerySet(_VersionScopedQuerySet):
+    visibility_prefix = "version__"
+
+
+class GalleryImageQuerySet(_NsfwLevelMixin, _VersionScopedQuerySet):
+    visibility_prefix = "version__"

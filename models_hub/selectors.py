@@ -1,0 +1,191 @@
+"""Reads that need more than a queryset: the browse listing and the model page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
+from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
+from models_hub.querysets import browsing_level_of
+
+if TYPE_CHECKING:
+    from community.models import User
+
+SORTS = {
+    "newest": ("-published_at", "-id"),
+    "downloads": ("-download_count", "-id"),
+    "likes": ("-like_count", "-id"),
+}
+SEARCH_CONFIG = "simple"
+MAX_GALLERY_ON_PAGE = 100
+
+
+@dataclass
+class BrowseFilters:
+    query: str = ""
+    types: list[str] = field(default_factory=list)
+    base_models: list[str] = field(default_factory=list)
+    tag: str = ""
+    commercial_use: str = ""  # the least a model must allow: Image, Rent or Sell
+    no_credit: bool = False
+    derivatives: bool = False
+    different_license: bool = False
+    nsfw_levels: int = 0  # a bitmask; 0 means "whatever the person may see"
+    sort: str = "newest"
+
+    @classmethod
+    def from_params(cls, params) -> BrowseFilters:  # noqa: ANN001 - a QueryDict
+        """Parse query parameters leniently: unknown values are dropped, not errors."""
+        levels = 0
+        for raw in params.getlist("nsfw"):
+            if raw.isdigit() and int(raw) in NsfwLevel.values:
+                levels |= int(raw)
+        sort = params.get("sort", "")
+        query = params.get("q", "").strip()[:200]
+        return cls(
+            query=query,
+            types=[t for t in params.getlist("type") if t in ModelType.values],
+            base_models=[slug[:64] for slug in params.getlist("base") if slug][:20],
+            tag=params.get("tag", "").strip().lower()[:50],
+            commercial_use=params.get("commercial", "")
+            if params.get("commercial") in CommercialUse.values
+            else "",
+            no_credit=params.get("no_credit") == "1",
+            derivatives=params.get("derivatives") == "1",
+            different_license=params.get("different_license") == "1",
+            nsfw_levels=levels,
+            sort=sort if sort in SORTS or (sort == "relevance" and query) else
+            ("relevance" if query else "newest"),
+        )
+
+
+def _search(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
+    if connection.vendor == "postgresql":
+        # The same expression as the GIN index made in migration 0002, so the index is used.
+        vector = SearchVector("search_document", config=SEARCH_CONFIG)
+        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+        return (
+            queryset.alias(_vector=vector)
+            .filter(_vector=query)
+            .annotate(search_rank=SearchRank(vector, query))
+        )
+    # SQLite: every word must appear somewhere in the document.
+    for word in text.split()[:10]:
+        queryset = queryset.filter(search_document__icontains=word)
+    return queryset
+
+
+def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
+    allowed = browsing_level_of(user)
+    levels = (filters.nsfw_levels & allowed) or allowed
+    models = Model.objects.visible_to(user).within_levels(levels)
+    if filters.types:
+        models = models.filter(type__in=filters.types)
+    if filters.base_models:
+        models = models.filter(
+            Exists(
+                ModelVersion.objects.visible_to(user).filter(
+                    model=OuterRef("pk"), base_model__slug__in=filters.base_models
+                )
+            )
+        )
+    if filters.tag:
+        models = models.filter(tags__name=filters.tag)
+    if filters.commercial_use:
+        rank = CommercialUse.rank(filters.commercial_use)
+        models = models.filter(
+            allow_commercial_use__in=[c.value for c in CommercialUse if CommercialUse.rank(c) >= rank]
+        )
+    if filters.no_credit:
+        models = models.filter(allow_no_credit=True)
+    if filters.derivatives:
+        models = models.filter(allow_derivatives=True)
+    if filters.different_license:
+        models = models.filter(allow_different_license=True)
+    if filters.query:
+        models = _search(models, filters.query)
+    if filters.sort == "relevance" and connection.vendor == "postgresql":
+        models = models.order_by("-search_rank", "-id")
+    else:
+        models = models.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+    return models.select_related("owner", "cover_image", "license").prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=ModelVersion.objects.visible_to(user)
+            .select_related("base_model")
+            .order_by("-created_at", "-id"),
+            to_attr="visible_versions",
+        )
+    )
+
+
+@dataclass
+class ModelPage:
+    model: Model
+    versions: list[ModelVersion]
+    version: ModelVersion
+    files: list[ModelFile]
+    images: list[GalleryImage]
+    parents: list[VersionParent]
+    visible_parent_ids: set[int]
+    is_owner: bool
+
+
+def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
+    model = (
+        Model.objects.visible_to(user)
+        .select_related("owner", "license")
+        .prefetch_related("tags")
+        .filter(pk=model_id)
+        .first()
+    )
+    if model is None:
+        raise Http404("No such model.")
+    versions = list(
+        ModelVersion.objects.visible_to(user)
+        .filter(model=model)
+        .select_related("base_model", "base_model__license")
+        .order_by("-created_at", "-id")
+    )
+    if not versions:
+        raise Http404("No such model.")
+    if version_id is None:
+        version = next((v for v in versions if v.status == Status.PUBLISHED), versions[0])
+    else:
+        version = next((v for v in versions if v.pk == version_id), None)
+        if version is None:
+            raise Http404("No such version.")
+    parents = list(
+        VersionParent.objects.filter(version=version)
+        .select_related("parent_version__model__license")
+        .order_by("id")
+    )
+    parent_ids = [p.parent_version_id for p in parents if p.parent_version_id]
+    visible_parent_ids: set[int] = set()
+    if parent_ids:
+        visible_parent_ids = set(
+            ModelVersion.objects.visible_to(user)
+            .filter(pk__in=parent_ids)
+            .values_list("pk", flat=True)
+        )
+    images = list(
+        GalleryImage.objects.filter(version=version)
+        .within_levels(browsing_level_of(user))
+        .order_by("position", "id")[:MAX_GALLERY_ON_PAGE]
+    )
+    return ModelPage(
+        model=model,
+        versions=versions,
+        version=version,
+        files=list(ModelFile.objects.filter(version=version).order_by("-is_primary", "id")),
+        images=images,
+        parents=parents,
+        visible_parent_ids=visible_parent_ids,
+        is_owner=user.is_authenticated and model.owner_id == user.pk,
+    )

@@ -1,0 +1,351 @@
+"""Writes to the catalogue. Views, commands, tasks and (later) the API all call these."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from models_hub.choices import FileType, JobStatus, NsfwLevel, Status
+from models_hub.formats.hashing import hash_stream
+from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
+from models_hub.models import (
+    BaseModel,
+    GalleryImage,
+    License,
+    Model,
+    ModelFile,
+    ModelVersion,
+    Tag,
+    VersionParent,
+)
+from models_hub.validation import (
+    inspect_model_upload,
+    license_permission_errors,
+    normalise_display_name,
+)
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from community.models import User
+
+log = logging.getLogger(__name__)
+MAX_TAGS = 20
+
+
+@dataclass(frozen=True)
+class ExternalParent:
+    name: str
+    external_hash: str = ""
+    external_url: str = ""
+
+
+def normalise_tags(raw: list[str]) -> list[str]:
+    seen: list[str] = []
+    for tag in raw:
+        name = " ".join(tag.strip().lower().split())[:50]
+        if name and name not in seen:
+            seen.append(name)
+    return seen[:MAX_TAGS]
+
+
+def model_refresh_search_document(*, model: Model) -> None:
+    """Rebuild the text that full-text search reads for one model."""
+    words: list[str] = []
+    for version in model.versions.all():
+        words.extend(str(word) for word in version.trained_words)
+    parts = [
+        model.name,
+        " ".join(model.tags.values_list("name", flat=True)),
+        model.owner.username,
+        " ".join(words),
+        model.description[:5000],
+    ]
+    model.search_document = "\n".join(part for part in parts if part)
+    model.save(update_fields=["search_document"])
+
+
+def _store_upload(
+    stored: list[str], field_file, name: str, content
+) -> None:  # noqa: ANN001 - FieldFile and File
+    field_file.save(name, content, save=False)
+    stored.append(field_file.name)
+
+
+@transaction.atomic
+def _write_upload(
+    *,
+    stored: list[str],
+    owner: User,
+    model: Model | None,
+    name: str,
+    type: str,
+    description: str,
+    tags: list[str],
+    license: License,
+    license_other_url: str,
+    license_other_text: str,
+    allow_commercial_use: str,
+    allow_no_credit: bool,
+    allow_derivatives: bool,
+    allow_different_license: bool,
+    version_name: str,
+    base_model: BaseModel,
+    trained_words: list[str],
+    version_description: str,
+    nsfw_level: int,
+    parent_versions: list[ModelVersion],
+    external_parents: list[ExternalParent],
+    model_files: list[UploadedFile],
+    images: list[ProcessedImage],
+    publish: bool,
+) -> ModelVersion:
+    if model is None:
+        model = Model(owner=owner, status=Status.IN_REVIEW if publish else Status.DRAFT)
+    model.name = name
+    model.type = type
+    model.description = description
+    model.license = license
+    model.license_other_url = license_other_url if license.is_other else ""
+    model.license_other_text = license_other_text if license.is_other else ""
+    model.allow_commercial_use = allow_commercial_use
+    model.allow_no_credit = allow_no_credit
+    model.allow_derivatives = allow_derivatives
+    model.allow_different_license = allow_different_license
+    if model.status == Status.DRAFT or model._state.adding:
+        model.nsfw_level = nsfw_level
+    model.full_clean(exclude=["cover_image"])
+    model.save()
+    model.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in normalise_tags(tags)])
+
+    version = ModelVersion(
+        model=model,
+        name=version_name,
+        description=version_description,
+        base_model=base_model,
+        trained_words=[w.strip()[:100] for w in trained_words if w.strip()][:50],
+        status=Status.IN_REVIEW if publish else Status.DRAFT,
+        nsfw_level=nsfw_level,
+        publish_requested=publish,
+    )
+    version.full_clean()
+    version.save()
+
+    for parent in parent_versions:
+        VersionParent.objects.create(
+            version=version, parent_version=parent, name=str(parent)[:200]
+        )
+    for parent in external_parents:
+        VersionParent.objects.create(
+            version=version,
+            name=parent.name[:200],
+            external_hash=parent.external_hash.lower(),
+            external_url=parent.external_url,
+        )
+
+    for index, uploaded in enumerate(model_files):
+        try:
+            detected = inspect_model_upload(uploaded)
+        except ValidationError as exc:
+            raise ValidationError({"model_files": exc.messages}) from None
+        is_config = detected.format == "Other"
+        model_file = ModelFile(
+            version=version,
+            name=normalise_display_name(uploaded.name, fallback=f"file-{index + 1}"),
+            size_bytes=uploaded.size,
+            format=detected.format,
+            file_type=FileType.CONFIG if is_config else FileType.MODEL,
+            precision=detected.precision,
+            is_primary=False,
+        )
+        _store_upload(stored, model_file.file, "upload", uploaded)
+        model_file.save()
+    primary = version.files.exclude(file_type=FileType.CONFIG).order_by("id").first()
+    if primary is not None:
+        ModelFile.objects.filter(pk=primary.pk).update(is_primary=True)
+
+    for position, processed in enumerate(images):
+        image = GalleryImage(
+            version=version,
+            width=processed.width,
+            height=processed.height,
+            nsfw_level=nsfw_level,
+            generation_params=processed.generation_params,
+            position=position,
+        )
+        _store_upload(
+            stored, image.image, f"image.{processed.extension}", ContentFile(processed.content)
+        )
+        image.save()
+
+    model_refresh_search_document(model=model)
+
+    # Background work starts only once every row above is committed.
+    from models_hub import tasks
+
+    file_ids = list(version.files.values_list("id", flat=True))
+    image_ids = list(version.images.values_list("id", flat=True))
+    transaction.on_commit(lambda: tasks.enqueue_version_processing(file_ids, image_ids))
+    return version
+
+
+def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelVersion:  # noqa: ANN003
+    """Create a model (or a new version of `model`) with its files, images and parents.
+
+    Either every row and stored file exists afterwards, or none does: a failure deletes
+    the files already written to storage before the error reaches the caller.
+    """
+    permission_errors = license_permission_errors(
+        license=fields["license"],
+        allow_commercial_use=fields["allow_commercial_use"],
+        allow_no_credit=fields["allow_no_credit"],
+        allow_derivatives=fields["allow_derivatives"],
+        allow_different_license=fields["allow_different_license"],
+        license_other_url=fields["license_other_url"],
+        license_other_text=fields["license_other_text"],
+    )
+    if permission_errors:
+        raise ValidationError(permission_errors)
+    if model is not None and model.owner_id != owner.pk:
+        raise ValidationError("You can only add versions to your own models.")
+    stored: list[str] = []
+    try:
+        return _write_upload(stored=stored, owner=owner, model=model, **fields)
+    except BaseException:
+        for name in stored:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.exception("Could not remove %s after a failed upload", name)
+        raise
+
+
+# --- Background processing (called by tasks; each step is safe to run twice) --------------
+
+
+def model_file_hash(*, file_id: int) -> None:
+    """Hash a stored model file. Claims the row so a duplicate delivery does nothing."""
+    claimed = ModelFile.objects.filter(
+        pk=file_id, hash_status__in=[JobStatus.PENDING, JobStatus.ERROR]
+    ).update(hash_status=JobStatus.RUNNING)
+    if not claimed:
+        return
+    model_file = ModelFile.objects.get(pk=file_id)
+    try:
+        with model_file.file.open("rb") as stream:
+            hashes = hash_stream(stream, safetensors=model_file.format == "SafeTensor")
+    except OSError as exc:
+        model_file.hash_status = JobStatus.ERROR
+        model_file.hash_error = f"Could not read the stored file: {exc}"
+        model_file.save(update_fields=["hash_status", "hash_error"])
+        raise
+    model_file.sha256 = hashes.sha256
+    model_file.autov1 = hashes.autov1
+    model_file.autov2 = hashes.autov2
+    model_file.autov3 = hashes.autov3
+    model_file.crc32 = hashes.crc32
+    model_file.blake3 = hashes.blake3
+    model_file.hash_status = JobStatus.DONE
+    model_file.hash_error = ""
+    model_file.save(
+        update_fields=[
+            "sha256", "autov1", "autov2", "autov3", "crc32", "blake3", "hash_status",
+            "hash_error",
+        ]
+    )  # fmt: skip
+    version_publish_if_ready(version_id=model_file.version_id)
+
+
+def gallery_image_process(*, image_id: int) -> None:
+    claimed = GalleryImage.objects.filter(
+        pk=image_id, process_status__in=[JobStatus.PENDING, JobStatus.ERROR]
+    ).update(process_status=JobStatus.RUNNING)
+    if not claimed:
+        return
+    image = GalleryImage.objects.get(pk=image_id)
+    try:
+        with image.image.open("rb") as stream:
+            thumbnail = make_thumbnail(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        image.process_status = JobStatus.ERROR
+        image.process_error = str(exc)
+        image.save(update_fields=["process_status", "process_error"])
+        return
+    image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
+    image.process_status = JobStatus.DONE
+    image.save(update_fields=["thumbnail", "process_status"])
+    version_publish_if_ready(version_id=image.version_id)
+
+
+def version_publish_if_ready(*, version_id: int) -> bool:
+    """Publish a version whose creator asked for it once all its background work is done."""
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update()
+            .filter(pk=version_id, publish_requested=True, status=Status.IN_REVIEW)
+            .first()
+        )
+        if version is None:
+            return False
+        if version.files.exclude(hash_status=JobStatus.DONE).exists():
+            return False
+        if version.images.exclude(process_status=JobStatus.DONE).exists():
+            return False
+        version_publish(version=version)
+        return True
+
+
+@transaction.atomic
+def version_publish(*, version: ModelVersion) -> ModelVersion:
+    """Make a version (and its model, on first publication) public."""
+    now = timezone.now()
+    version.status = Status.PUBLISHED
+    version.published_at = version.published_at or now
+    version.publish_requested = False
+    version.save(update_fields=["status", "published_at", "publish_requested", "updated_at"])
+    model = Model.objects.select_for_update().get(pk=version.model_id)
+    model_refresh_derived(model=model)
+    if model.status in (Status.DRAFT, Status.IN_REVIEW):
+        model.status = Status.PUBLISHED
+        model.published_at = model.published_at or now
+        model.save(update_fields=["status", "published_at"])
+    return version
+
+
+def model_refresh_derived(*, model: Model) -> None:
+    """Recompute the model's NSFW level and cover from its published versions."""
+    published = model.versions.filter(status=Status.PUBLISHED)
+    level = 0
+    for version_level in published.values_list("nsfw_level", flat=True):
+        level |= version_level
+    cover = (
+        GalleryImage.objects.filter(version__in=published, nsfw_level=NsfwLevel.PG)
+        .order_by("-version__published_at", "position", "id")
+        .first()
+        or GalleryImage.objects.filter(version__in=published)
+        .order_by("-version__published_at", "position", "id")
+        .first()
+    )
+    model.nsfw_level = level or model.nsfw_level
+    model.cover_image = cover
+    model.save(update_fields=["nsfw_level", "cover_image"])
+
+
+def download_record(*, model_file: ModelFile) -> None:
+    """Count one download on the file, its version and its model."""
+    ModelFile.objects.filter(pk=model_file.pk).update(download_count=F("download_count") + 1)
+    ModelVersion.objects.filter(pk=model_file.version_id).update(
+        download_count=F("download_count") + 1
+    )
+    Model.objects.filter(versions__pk=model_file.version_id).update(
+        download_count=F("download_count") + 1
+    )

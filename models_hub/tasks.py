@@ -1,0 +1,37 @@
+"""Thin Celery entry points: load by id, call one service. Safe to deliver twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from kombu.exceptions import OperationalError
+
+from models_hub import services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="models_hub.hash_model_file", acks_late=True)
+def hash_model_file(file_id: int) -> None:
+    services.model_file_hash(file_id=file_id)
+
+
+@shared_task(name="models_hub.process_gallery_image", acks_late=True)
+def process_gallery_image(image_id: int) -> None:
+    services.gallery_image_process(image_id=image_id)
+
+
+def enqueue_version_processing(file_ids: list[int], image_ids: list[int]) -> None:
+    """Queue the work for a new version. Called after commit.
+
+    A broker that is down must not fail the upload: the rows stay PENDING and are picked
+    up again (the sweeper arrives with the checks issue), so the error is only logged.
+    """
+    try:
+        for file_id in file_ids:
+            hash_model_file.delay(file_id)
+        for image_id in image_ids:
+            process_gallery_image.delay(image_id)
+    except OperationalError:
+        log.exception("Could not enqueue processing for files %s images %s", file_ids, image_ids)

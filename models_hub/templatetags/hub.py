@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django import template
+
+from models_hub.choices import NsfwLevel
+from models_hub.markdown import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str):  # noqa: ANN201
+    return render_markdown(text)
+
+
+@register.filter
+def nsfw_labels(mask: int) -> str:
+    return ", ".join(NsfwLevel.labels_for(mask or 0)) or "Unrated"
+
+
+@register.filter
+def filesize(num_bytes: int) -> str:
+    size = float(num_bytes or 0)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} GB"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:  # noqa: ANN001, ANN003
+    """The current query string with some parameters replaced (None removes one)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()

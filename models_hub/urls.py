@@ -1,0 +1,12 @@
+from django.urls import path
+
+from models_hub import views
+
+app_name = "models_hub"
+urlpatterns = [
+    path("", views.browse, name="browse"),
+    path("models/<int:pk>/", views.model_detail, name="detail_short"),
+    path("models/<int:pk>/<slug:slug>/", views.model_detail, name="detail"),
+    path("upload/", views.upload, name="upload"),
+    path("api/download/models/<int:version_id>", views.download, name="download"),
+]

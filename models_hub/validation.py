@@ -1,0 +1,98 @@
+"""Rules about what an upload may declare, shared by the form, the services and the API."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+
+from django.core.exceptions import ValidationError
+
+from models_hub.choices import CommercialUse
+from models_hub.formats.detect import Detected, UnrecognisedFormat, detect, is_text_config
+from models_hub.models import License
+
+MODEL_EXTENSIONS = {"safetensors", "ckpt", "pt", "pth", "bin", "gguf", "onnx", "zip"}
+CONFIG_EXTENSIONS = {"yaml", "yml", "json"}
+ALLOWED_EXTENSIONS = MODEL_EXTENSIONS | CONFIG_EXTENSIONS
+DISPLAY_NAME_CAP = 200
+
+
+def license_permission_errors(
+    *,
+    license: License,
+    allow_commercial_use: str,
+    allow_no_credit: bool,
+    allow_derivatives: bool,
+    allow_different_license: bool,
+    license_other_url: str,
+    license_other_text: str,
+) -> dict[str, str]:
+    """Field -> message for every permission the chosen license does not grant."""
+    errors: dict[str, str] = {}
+    if license.is_other:
+        if not license_other_url:
+            errors["license_other_url"] = "Give a link to the license you chose as “Other”."
+        if not license_other_text.strip():
+            errors["license_other_text"] = "Paste the text of the license you chose as “Other”."
+    if CommercialUse.rank(allow_commercial_use) > license.commercial_rank:
+        errors["allow_commercial_use"] = (
+            f"{license.name} allows at most “{CommercialUse(license.commercial_use).label}”; "
+            f"you cannot grant “{CommercialUse(allow_commercial_use).label}”."
+        )
+    if allow_no_credit and license.credit_required:
+        errors["allow_no_credit"] = f"{license.name} requires credit; you cannot waive it."
+    if allow_derivatives and not license.derivatives_allowed:
+        errors["allow_derivatives"] = f"{license.name} does not allow derivatives."
+    if allow_different_license and not license.relicensing_allowed:
+        errors["allow_different_license"] = (
+            f"{license.name} does not let derivatives use a different license."
+        )
+    return errors
+
+
+_STRIP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def normalise_display_name(raw: str, *, fallback: str) -> str:
+    """A file name safe to show and to send in Content-Disposition; never used as a path."""
+    name = unicodedata.normalize("NFC", raw or "")
+    name = re.split(r"[\\/]", name)[-1]
+    # Control, format (bidi overrides, zero-width) and unassigned characters go.
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _STRIP_CATEGORIES)
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
+    if len(name) > DISPLAY_NAME_CAP:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: DISPLAY_NAME_CAP - len(ext) - 1] + "." + ext
+        else:
+            name = name[:DISPLAY_NAME_CAP]
+    return name or fallback
+
+
+def extension_of(name: str) -> str:
+    return os.path.splitext(name)[1].lower().lstrip(".")
+
+
+def inspect_model_upload(uploaded) -> Detected:  # noqa: ANN001 - a Django UploadedFile
+    """Check an uploaded model file by its content; ValidationError says why it is refused."""
+    ext = extension_of(uploaded.name or "")
+    if ext not in ALLOWED_EXTENSIONS:
+        allowed = ", ".join(f".{e}" for e in sorted(ALLOWED_EXTENSIONS))
+        raise ValidationError(f"“{uploaded.name[:100]}”: files of this type are not accepted ({allowed}).")
+    if not uploaded.size:
+        raise ValidationError(f"“{uploaded.name[:100]}” is empty.")
+    uploaded.seek(0)
+    if ext in CONFIG_EXTENSIONS:
+        head = uploaded.read(64 * 1024)
+        uploaded.seek(0)
+        if not is_text_config(head):
+            raise ValidationError(f"“{uploaded.name[:100]}” is not a text config file.")
+        return Detected(format="Other")
+    try:
+        detected = detect(uploaded, uploaded.size)
+    except UnrecognisedFormat as exc:
+        raise ValidationError(f"“{uploaded.name[:100]}”: {exc}") from None
+    finally:
+        uploaded.seek(0)
+    return detected

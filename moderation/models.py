@@ -1,0 +1,1 @@
+# The checks, queue, rules, reports and appeals arrive with the checks and moderation issues.
