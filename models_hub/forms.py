@@ -70,6 +70,7 @@ class UploadForm(forms.Form):
     # The license
     license = forms.ModelChoiceField(queryset=License.objects.all(), empty_label="Choose…")
     license_other_url = forms.URLField(
+        assume_scheme="https",
         required=False, max_length=500, label="License link (for “Other”)"
     )
     license_other_text = forms.CharField(
@@ -157,7 +158,7 @@ class UploadForm(forms.Form):
             if digest and not _SHA_LIKE.match(digest):
                 raise ValidationError(f"“{digest[:70]}” is not a SHA256 or AutoV2 hash.")
             if link:
-                forms.URLField().clean(link)
+                forms.URLField(assume_scheme="https").clean(link)
             parents.append(ExternalParent(name=name, external_hash=digest, external_url=link))
         return parents
 

@@ -1,0 +1,11 @@
+"""Settings for test runs: the real settings, with test-only defaults set first."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
+# Test runs never touch the developer's var/ (database, media, queue folder).
+os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="modelhub-test-var-"))
+
+from config.settings import *  # noqa: E402, F403
