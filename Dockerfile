@@ -6,18 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A fixed, unprivileged user; /app is its home so it can write var/ (static, beat schedule).
+# A fixed, unprivileged user. The code stays owned by root (the app cannot rewrite it); only
+# var/ (static files, the embedded queue folder) is the app user's.
 RUN groupadd --system --gid 1000 app \
     && useradd --system --uid 1000 --gid app --home-dir /app --no-create-home \
-       --shell /usr/sbin/nologin app \
-    && mkdir /app && chown app:app /app
+       --shell /usr/sbin/nologin app
 WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 
-COPY --chown=app:app . .
+COPY . .
+RUN mkdir -p var && chown app:app var
 USER app
 
 # collectstatic imports the settings, which refuse to load without SECRET_KEY when DEBUG is off.

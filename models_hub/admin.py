@@ -14,8 +14,15 @@ from models_hub.models import (
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "commercial_use", "credit_required", "derivatives_allowed",
-                    "relicensing_allowed", "has_use_restrictions")
+    list_display = (
+        "name",
+        "slug",
+        "commercial_use",
+        "credit_required",
+        "derivatives_allowed",
+        "relicensing_allowed",
+        "has_use_restrictions",
+    )
 
 
 @admin.register(BaseModel)

@@ -1,5 +1,5 @@
 from django.conf import settings
 
 
-def site(request):  # noqa: ANN001, ANN201
+def site(request):
     return {"SITE_NAME": settings.SITE_NAME}

@@ -14,13 +14,17 @@ from PIL import Image, ImageDraw, PngImagePlugin
 def make_safetensors(*, seed: int, dtype: str = "F16", tensors: int = 4) -> bytes:
     rng = random.Random(seed)
     width = {"F16": 2, "BF16": 2, "F32": 4}[dtype]
-    header: dict[str, object] = {"__metadata__": {"format": "pt", "modelspec.title": f"demo {seed}"}}
+    header: dict[str, object] = {
+        "__metadata__": {"format": "pt", "modelspec.title": f"demo {seed}"}
+    }
     offset = 0
     for index in range(tensors):
         shape = [rng.randint(2, 16), rng.randint(2, 16)]
         size = shape[0] * shape[1] * width
         header[f"layer{index}.weight"] = {
-            "dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]
+            "dtype": dtype,
+            "shape": shape,
+            "data_offsets": [offset, offset + size],
         }
         offset += size
     raw = json.dumps(header, separators=(",", ":")).encode()
@@ -38,7 +42,10 @@ def make_image(*, seed: int, size: tuple[int, int] = (640, 832), prompt: str = "
     draw = ImageDraw.Draw(image)
     for y in range(height):
         t = y / max(1, height - 1)
-        draw.line([(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        draw.line(
+            [(0, y), (width, y)],
+            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
     for _ in range(rng.randint(6, 14)):
         x, y, r = rng.randint(0, width), rng.randint(0, height), rng.randint(20, 180)
         colour = tuple(rng.randint(0, 255) for _ in range(3))
@@ -50,7 +57,8 @@ def make_image(*, seed: int, size: tuple[int, int] = (640, 832), prompt: str = "
     info.add_text(
         "parameters",
         f"{prompt or 'abstract shapes'}\nNegative prompt: blurry, lowres\n"
-        f"Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: {seed}, Size: {width}x{height}",
+        f"Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: {seed}, "
+        f"Size: {width}x{height}",
     )
     out = io.BytesIO()
     image.save(out, "PNG", pnginfo=info)

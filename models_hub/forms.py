@@ -20,12 +20,12 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    def __init__(self, *args, max_count: int, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, max_count: int, **kwargs) -> None:
         self.max_count = max_count
         kwargs.setdefault("widget", MultipleFileInput())
         super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None):  # noqa: ANN001, ANN201
+    def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else ([data] if data else [])
         if self.required and not files:
             raise ValidationError(self.error_messages["required"], code="required")
@@ -70,8 +70,7 @@ class UploadForm(forms.Form):
     # The license
     license = forms.ModelChoiceField(queryset=License.objects.all(), empty_label="Choose…")
     license_other_url = forms.URLField(
-        assume_scheme="https",
-        required=False, max_length=500, label="License link (for “Other”)"
+        assume_scheme="https", required=False, max_length=500, label="License link (for “Other”)"
     )
     license_other_text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -84,7 +83,9 @@ class UploadForm(forms.Form):
         initial=CommercialUse.NONE,
         label="Commercial use you allow",
     )
-    allow_no_credit = forms.BooleanField(required=False, label="Users may use it without crediting me")
+    allow_no_credit = forms.BooleanField(
+        required=False, label="Users may use it without crediting me"
+    )
     allow_derivatives = forms.BooleanField(
         required=False, initial=True, label="Others may share merges and fine-tunes of it"
     )
@@ -96,7 +97,8 @@ class UploadForm(forms.Form):
         required=False,
         max_length=500,
         label="Parent models on this hub",
-        help_text="Version ids or links to their pages, comma-separated (for merges and fine-tunes).",
+        help_text="Version ids or links to their pages, comma-separated "
+        "(for merges and fine-tunes).",
     )
     external_parents = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -116,7 +118,7 @@ class UploadForm(forms.Form):
         required=False, initial=True, label="Publish when processing is finished"
     )
 
-    def __init__(self, *args, user, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, *args, user, **kwargs) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -181,9 +183,7 @@ class UploadForm(forms.Form):
                 errors.append(f"“{uploaded.name[:80]}” is larger than the image size limit.")
                 continue
             try:
-                processed.append(
-                    process_upload(uploaded, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
-                )
+                processed.append(process_upload(uploaded, max_pixels=settings.HUB_MAX_IMAGE_PIXELS))
             except ImageRejected as exc:
                 errors.append(f"“{uploaded.name[:80]}”: {exc}")
         if errors:

@@ -164,12 +164,12 @@ class Model(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("models_hub:detail", kwargs={"pk": self.pk, "slug": self.slug})
+
     @property
     def slug(self) -> str:
         return slugify(self.name) or "model"
-
-    def get_absolute_url(self) -> str:
-        return reverse("models_hub:detail", kwargs={"pk": self.pk, "slug": self.slug})
 
 
 class ModelVersion(models.Model):

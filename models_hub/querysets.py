@@ -32,7 +32,7 @@ def browsing_level_of(user: User | AnonymousUser) -> int:
 
 
 class _NsfwLevelMixin:
-    def within_levels(self, levels: int):  # noqa: ANN201 - returns Self
+    def within_levels(self, levels: int):
         """Rows with no NSFW level outside `levels` (a bitmask)."""
         outside = ~levels & 0b111111
         return self.alias(_outside=F("nsfw_level").bitand(outside)).filter(_outside=0)
@@ -67,7 +67,7 @@ def _version_visibility(user: User | AnonymousUser, prefix: str = "") -> Q | Non
 class _VersionScopedQuerySet(models.QuerySet):
     visibility_prefix = ""
 
-    def visible_to(self, user: User | AnonymousUser):  # noqa: ANN201 - returns Self
+    def visible_to(self, user: User | AnonymousUser):
         condition = _version_visibility(user, self.visibility_prefix)
         return self.all() if condition is None else self.filter(condition)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
@@ -40,7 +40,7 @@ class BrowseFilters:
     sort: str = "newest"
 
     @classmethod
-    def from_params(cls, params) -> BrowseFilters:  # noqa: ANN001 - a QueryDict
+    def from_params(cls, params) -> BrowseFilters:
         """Parse query parameters leniently: unknown values are dropped, not errors."""
         levels = 0
         for raw in params.getlist("nsfw"):
@@ -60,8 +60,9 @@ class BrowseFilters:
             derivatives=params.get("derivatives") == "1",
             different_license=params.get("different_license") == "1",
             nsfw_levels=levels,
-            sort=sort if sort in SORTS or (sort == "relevance" and query) else
-            ("relevance" if query else "newest"),
+            sort=sort
+            if sort in SORTS or (sort == "relevance" and query)
+            else ("relevance" if query else "newest"),
         )
 
 
@@ -100,7 +101,9 @@ def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
     if filters.commercial_use:
         rank = CommercialUse.rank(filters.commercial_use)
         models = models.filter(
-            allow_commercial_use__in=[c.value for c in CommercialUse if CommercialUse.rank(c) >= rank]
+            allow_commercial_use__in=[
+                c.value for c in CommercialUse if CommercialUse.rank(c) >= rank
+            ]
         )
     if filters.no_credit:
         models = models.filter(allow_no_credit=True)

@@ -74,9 +74,7 @@ def model_refresh_search_document(*, model: Model) -> None:
     model.save(update_fields=["search_document"])
 
 
-def _store_upload(
-    stored: list[str], field_file, name: str, content
-) -> None:  # noqa: ANN001 - FieldFile and File
+def _store_upload(stored: list[str], field_file, name: str, content) -> None:
     field_file.save(name, content, save=False)
     stored.append(field_file.name)
 
@@ -141,9 +139,7 @@ def _write_upload(
     version.save()
 
     for parent in parent_versions:
-        VersionParent.objects.create(
-            version=version, parent_version=parent, name=str(parent)[:200]
-        )
+        VersionParent.objects.create(version=version, parent_version=parent, name=str(parent)[:200])
     for parent in external_parents:
         VersionParent.objects.create(
             version=version,
@@ -198,7 +194,7 @@ def _write_upload(
     return version
 
 
-def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelVersion:  # noqa: ANN003
+def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelVersion:
     """Create a model (or a new version of `model`) with its files, images and parents.
 
     Either every row and stored file exists afterwards, or none does: a failure deletes

@@ -74,12 +74,14 @@ def extension_of(name: str) -> str:
     return os.path.splitext(name)[1].lower().lstrip(".")
 
 
-def inspect_model_upload(uploaded) -> Detected:  # noqa: ANN001 - a Django UploadedFile
+def inspect_model_upload(uploaded) -> Detected:
     """Check an uploaded model file by its content; ValidationError says why it is refused."""
     ext = extension_of(uploaded.name or "")
     if ext not in ALLOWED_EXTENSIONS:
         allowed = ", ".join(f".{e}" for e in sorted(ALLOWED_EXTENSIONS))
-        raise ValidationError(f"“{uploaded.name[:100]}”: files of this type are not accepted ({allowed}).")
+        raise ValidationError(
+            f"“{uploaded.name[:100]}”: files of this type are not accepted ({allowed})."
+        )
     if not uploaded.size:
         raise ValidationError(f"“{uploaded.name[:100]}” is empty.")
     uploaded.seek(0)

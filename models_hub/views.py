@@ -49,7 +49,11 @@ def browse(request: HttpRequest) -> HttpResponse:
             "commercial_choices": [c for c in CommercialUse if c != CommercialUse.NONE],
             "nsfw_choices": [level for level in NsfwLevel.viewable() if level & allowed],
             "selected_levels": [lvl.value for lvl in NsfwLevel if filters.nsfw_levels & lvl],
-            "sorts": [("newest", "Newest"), ("downloads", "Most downloaded"), ("likes", "Most liked")]
+            "sorts": [
+                ("newest", "Newest"),
+                ("downloads", "Most downloaded"),
+                ("likes", "Most liked"),
+            ]
             + ([("relevance", "Relevance")] if filters.query else []),
         },
     )
@@ -82,8 +86,10 @@ def upload(request: HttpRequest) -> HttpResponse:
             else:
                 url = version.model.get_absolute_url() + f"?version={version.pk}"
                 if _wants_json(request):
-                    return JsonResponse({"modelId": version.model_id, "versionId": version.pk,
-                                         "url": url}, status=201)
+                    return JsonResponse(
+                        {"modelId": version.model_id, "versionId": version.pk, "url": url},
+                        status=201,
+                    )
                 return redirect(url)
         if _wants_json(request):
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)

@@ -10,33 +10,33 @@ from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):  # noqa: ANN001, ANN202
+def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
 
 
 @pytest.fixture
-def owner(db):  # noqa: ANN001, ANN201
+def owner(db):
     return UserFactory(username="owner")
 
 
 @pytest.fixture
-def stranger(db):  # noqa: ANN001, ANN201
+def stranger(db):
     return UserFactory(username="stranger")
 
 
 @pytest.fixture
-def staff(db):  # noqa: ANN001, ANN201
+def staff(db):
     return UserFactory(username="staff", is_staff=True)
 
 
 @pytest.fixture
-def client_for(client):  # noqa: ANN001, ANN201
+def client_for(client):
     """client_for(user) -> a test client signed in as `user` (None: anonymous)."""
     from django.test import Client
 
-    def make(user):  # noqa: ANN001, ANN202
+    def make(user):
         c = Client()
         if user is not None:
             c.force_login(user)

@@ -91,7 +91,7 @@ class ImageFactory(factory.django.DjangoModelFactory):
     process_status = JobStatus.DONE
 
 
-def published_model(**kwargs) -> Model:  # noqa: ANN003
+def published_model(**kwargs) -> Model:
     """A published model with one published version, one file and one cover image."""
     model = ModelFactory(**kwargs)
     version = VersionFactory(model=model, status=model.status)

@@ -59,7 +59,7 @@ def sniff(head: bytes, size: int) -> str:
     )
 
 
-def read_safetensors_summary(stream, size: int) -> Detected:  # noqa: ANN001 - any binary file
+def read_safetensors_summary(stream, size: int) -> Detected:
     """The dominant precision, tensor count and metadata from a safetensors header."""
     stream.seek(0)
     (header_length,) = struct.unpack("<Q", stream.read(8))
@@ -85,11 +85,13 @@ def read_safetensors_summary(stream, size: int) -> Detected:  # noqa: ANN001 - a
         format="SafeTensor",
         precision=dominant,
         tensor_count=len(header),
-        metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
+        metadata={str(k): str(v) for k, v in metadata.items()}
+        if isinstance(metadata, dict)
+        else {},
     )
 
 
-def detect(stream, size: int) -> Detected:  # noqa: ANN001 - any seekable binary file
+def detect(stream, size: int) -> Detected:
     stream.seek(0)
     head = stream.read(SNIFF_BYTES)
     fmt = sniff(head, size)
@@ -104,10 +106,7 @@ def is_text_config(head: bytes) -> bool:
         return False
     try:
         head.decode("utf-8")
-    except UnicodeDecodeError:
-        # A multi-byte character may be cut at the end of the sample.
-        try:
-            head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
+    except UnicodeDecodeError as exc:
+        # The sample may end inside a multi-byte character; anything else is not text.
+        return exc.reason == "unexpected end of data" and exc.start >= len(head) - 3
     return True

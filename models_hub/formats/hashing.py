@@ -76,9 +76,9 @@ class StreamHasher:
     def result(self) -> FileHashes:
         sha256 = self._sha256.hexdigest()
         autov3 = ""
-        if self._autov3 is not None and self._autov3_start is not None:
-            if self._offset >= self._autov3_start:
-                autov3 = self._autov3.hexdigest()
+        started = self._autov3 is not None and self._autov3_start is not None
+        if started and self._offset >= self._autov3_start:
+            autov3 = self._autov3.hexdigest()
         return FileHashes(
             sha256=sha256,
             autov1=self._autov1.hexdigest()[:8] if self._offset > AUTOV1_OFFSET else "",

@@ -13,8 +13,9 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Pillow format name -> extension of the re-encoded copy.
-ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# Pillow format name -> extension of the re-encoded copy. MPO is a JPEG with extra pictures
+# appended (phone cameras write it); only its first picture is kept.
+ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "WEBP": "webp"}
 PARAMETERS_CAP = 64 * 1024
 THUMBNAIL_WIDTH = 450
 
@@ -124,9 +125,13 @@ def extract_generation_params(image: Image.Image) -> dict[str, object]:
 def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
     """Validate and re-encode an uploaded image: orientation applied, metadata dropped."""
     image = _open(stream, max_pixels)
-    fmt = image.format
+    fmt = "JPEG" if image.format == "MPO" else image.format
     params = extract_generation_params(image)
+    icc_profile = image.info.get("icc_profile")
     image = ImageOps.exif_transpose(image)
+    # Pillow writes parts of `info` back on save (JPEG comments, EXIF, XMP): start clean,
+    # keeping only the colour profile, which says nothing about the person.
+    image.info = {"icc_profile": icc_profile} if icc_profile else {}
     if fmt == "JPEG" or image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "A" in image.getbands() and fmt != "JPEG" else "RGB")
     out = io.BytesIO()

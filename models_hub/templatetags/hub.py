@@ -9,7 +9,7 @@ register = template.Library()
 
 
 @register.filter
-def markdown(text: str):  # noqa: ANN201
+def markdown(text: str):
     return render_markdown(text)
 
 
@@ -29,7 +29,7 @@ def filesize(num_bytes: int) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def query_with(context, **changes) -> str:  # noqa: ANN001, ANN003
+def query_with(context, **changes) -> str:
     """The current query string with some parameters replaced (None removes one)."""
     params = context["request"].GET.copy()
     for key, value in changes.items():

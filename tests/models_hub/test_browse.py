@@ -14,11 +14,11 @@ from tests.factories import ImageFactory, TagFactory, VersionFactory, published_
 pytestmark = pytest.mark.django_db
 
 
-def names(response) -> list[str]:  # noqa: ANN001
+def names(response) -> list[str]:
     return re.findall(r'<h3><a href="[^"]+">([^<]+)</a></h3>', response.content.decode())
 
 
-def test_card_shows_cover_type_base_model_creator_and_counts(client):  # noqa: ANN001
+def test_card_shows_cover_type_base_model_creator_and_counts(client):
     model = published_model(name="Aurora", download_count=1234, like_count=56)
     html = client.get("/").content.decode()
     assert model.cover_image.thumbnail.url in html
@@ -26,7 +26,7 @@ def test_card_shows_cover_type_base_model_creator_and_counts(client):  # noqa: A
     assert "1,234" in html and "56" in html
 
 
-def test_filter_by_type(client):  # noqa: ANN001
+def test_filter_by_type(client):
     published_model(name="A lora", type=ModelType.LORA)
     published_model(name="A checkpoint", type=ModelType.CHECKPOINT)
     assert names(client.get("/?type=Checkpoint")) == ["A checkpoint"]
@@ -35,14 +35,14 @@ def test_filter_by_type(client):  # noqa: ANN001
     assert client.get("/?type=Nope").status_code == 200
 
 
-def test_filter_by_base_model(client):  # noqa: ANN001
+def test_filter_by_base_model(client):
     sdxl = published_model(name="On SDXL")
     sdxl.versions.update(base_model=BaseModel.objects.get(slug="sdxl-1-0"))
     published_model(name="On SD15")
     assert names(client.get("/?base=sdxl-1-0")) == ["On SDXL"]
 
 
-def test_filter_by_tag(client):  # noqa: ANN001
+def test_filter_by_tag(client):
     tagged = published_model(name="Tagged")
     tagged.tags.add(TagFactory(name="anime"))
     published_model(name="Untagged")
@@ -50,7 +50,7 @@ def test_filter_by_tag(client):  # noqa: ANN001
     assert names(client.get("/?tag=ANIME")) == ["Tagged"]
 
 
-def test_filter_by_license_permissions(client):  # noqa: ANN001
+def test_filter_by_license_permissions(client):
     published_model(name="Sellable", allow_commercial_use="Sell", allow_no_credit=True)
     published_model(name="Images only", allow_commercial_use="Image", allow_derivatives=False)
     published_model(name="No commerce", allow_commercial_use="None", allow_different_license=True)
@@ -61,7 +61,7 @@ def test_filter_by_license_permissions(client):  # noqa: ANN001
     assert names(client.get("/?different_license=1")) == ["No commerce"]
 
 
-def test_nsfw_filter_is_capped_by_browsing_level(client, client_for):  # noqa: ANN001
+def test_nsfw_filter_is_capped_by_browsing_level(client, client_for):
     published_model(name="Safe", nsfw_level=NsfwLevel.PG)
     published_model(name="Teen", nsfw_level=NsfwLevel.PG13)
     published_model(name="Mature", nsfw_level=NsfwLevel.R)
@@ -75,7 +75,7 @@ def test_nsfw_filter_is_capped_by_browsing_level(client, client_for):  # noqa: A
     assert sorted(names(c.get("/?nsfw=4"))) == ["Safe", "Teen"]
 
 
-def test_sorts(client):  # noqa: ANN001
+def test_sorts(client):
     published_model(name="Old popular", download_count=900, like_count=1)
     published_model(name="New liked", download_count=5, like_count=300)
     assert names(client.get("/?sort=downloads"))[0] == "Old popular"
@@ -83,7 +83,7 @@ def test_sorts(client):  # noqa: ANN001
     assert names(client.get("/?sort=newest"))[0] == "New liked"
 
 
-def test_text_search_finds_name_tag_and_creator(client):  # noqa: ANN001
+def test_text_search_finds_name_tag_and_creator(client):
     from models_hub.services import model_refresh_search_document
 
     target = published_model(name="Velvet Dreams")
@@ -97,7 +97,7 @@ def test_text_search_finds_name_tag_and_creator(client):  # noqa: ANN001
     assert names(client.get("/?q=nothing-like-this")) == []
 
 
-def test_pagination_keeps_filters(client):  # noqa: ANN001
+def test_pagination_keeps_filters(client):
     for n in range(30):
         published_model(name=f"Lora {n:02d}", type=ModelType.LORA)
     first = client.get("/?type=LORA&sort=newest")
@@ -110,7 +110,7 @@ def test_pagination_keeps_filters(client):  # noqa: ANN001
     assert client.get("/?page=abc").status_code == 200
 
 
-def _browse_queries(client, count: int) -> int:  # noqa: ANN001
+def _browse_queries(client, count: int) -> int:
     existing = len(names(client.get("/?sort=newest")))
     for n in range(count - existing):
         model = published_model(name=f"Bulk {n}")
@@ -124,7 +124,7 @@ def _browse_queries(client, count: int) -> int:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("person", ["anon", "owner"])
-def test_browse_query_count_does_not_grow_with_models(person, client_for, owner):  # noqa: ANN001
+def test_browse_query_count_does_not_grow_with_models(person, client_for, owner):
     c = client_for(owner if person == "owner" else None)
     with_10 = _browse_queries(c, 10)
     with_200 = _browse_queries(c, 200)

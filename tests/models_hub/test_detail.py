@@ -11,7 +11,7 @@ from tests.factories import FileFactory, ImageFactory, TagFactory, VersionFactor
 pytestmark = pytest.mark.django_db
 
 
-def test_detail_shows_versions_files_license_and_notice(client):  # noqa: ANN001
+def test_detail_shows_versions_files_license_and_notice(client):
     model = published_model(
         name="Velvet",
         description="Hello **world**",
@@ -35,9 +35,11 @@ def test_detail_shows_versions_files_license_and_notice(client):  # noqa: ANN001
     assert "velvet_v2.safetensors" in html2 and "3.00 GB" in html2
 
 
-def test_detail_description_is_sanitised(client):  # noqa: ANN001
+def test_detail_description_is_sanitised(client):
     model = published_model(
-        description='<script>alert(1)</script><img src=x onerror="alert(2)">[x](javascript:alert(3))'
+        description=(
+            '<script>alert(1)</script><img src=x onerror="alert(2)">[x](javascript:alert(3))'
+        )
     )
     html = client.get(model.get_absolute_url()).content.decode()
     assert "<script>alert(1)" not in html
@@ -45,7 +47,7 @@ def test_detail_description_is_sanitised(client):  # noqa: ANN001
     assert "javascript:alert(3)" not in html
 
 
-def test_parents_link_only_to_visible_versions(client, owner):  # noqa: ANN001
+def test_parents_link_only_to_visible_versions(client, owner):
     public_parent = published_model(name="Public parent")
     hidden_parent = published_model(name="Hidden parent", status=Status.DRAFT, owner=owner)
     child = published_model(name="Child merge")
@@ -69,19 +71,19 @@ def test_parents_link_only_to_visible_versions(client, owner):  # noqa: ANN001
     assert "SomeExternalMix" in html and "https://example.org/mix" in html
 
 
-def test_unknown_version_is_404(client):  # noqa: ANN001
+def test_unknown_version_is_404(client):
     model = published_model()
     assert client.get(model.get_absolute_url() + "?version=999999").status_code == 404
     assert client.get("/models/999999/x/").status_code == 404
 
 
-def test_owner_sees_status_notice_on_draft(client_for, owner):  # noqa: ANN001
+def test_owner_sees_status_notice_on_draft(client_for, owner):
     model = published_model(owner=owner, status=Status.DRAFT)
     html = client_for(owner).get(model.get_absolute_url()).content.decode()
     assert "is <strong>draft</strong>" in html
 
 
-def _detail_queries(client, model, images: int) -> int:  # noqa: ANN001
+def _detail_queries(client, model, images: int) -> int:
     version = model.versions.get()
     for _ in range(images - version.images.count()):
         ImageFactory(version=version)
@@ -95,7 +97,7 @@ def _detail_queries(client, model, images: int) -> int:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("person", ["anon", "owner"])
-def test_detail_query_count_does_not_grow_with_images(person, client_for, owner):  # noqa: ANN001
+def test_detail_query_count_does_not_grow_with_images(person, client_for, owner):
     c = client_for(owner if person == "owner" else None)
     model = published_model(owner=owner)
     with_10 = _detail_queries(c, model, 10)

@@ -27,7 +27,7 @@ from models_hub.formats.detect import (
 RAW_PICKLE = b"\x80\x02}q\x00."
 
 
-def _detect(data: bytes):  # noqa: ANN202
+def _detect(data: bytes):
     return detect(io.BytesIO(data), len(data))
 
 
@@ -164,7 +164,7 @@ def test_summary_reader_rejects_huge_header_length_before_reading():
     data = struct.pack("<Q", 2**63) + b"{" + b" " * 63
 
     class NoBigReads(io.BytesIO):
-        def read(self, size=-1):  # noqa: ANN001, ANN202
+        def read(self, size=-1):
             assert size is not None and 0 <= size <= 64, f"tried to read {size} bytes"
             return super().read(size)
 
@@ -242,7 +242,8 @@ def test_random_text_is_unrecognised():
 
 def test_yaml_config_text_is_text_config():
     yaml = (
-        b"model:\n  base_learning_rate: 1.0e-04\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n"
+        b"model:\n  base_learning_rate: 1.0e-04\n"
+        b"  target: ldm.models.diffusion.ddpm.LatentDiffusion\n"
         b"  params:\n    linear_start: 0.00085\n"
     )
     assert is_text_config(yaml) is True

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 WEIGHTS = make_safetensors(seed=7)
 
 
-def stored_files(media_root) -> list[str]:  # noqa: ANN001
+def stored_files(media_root) -> list[str]:
     return sorted(
         os.path.relpath(os.path.join(d, f), media_root)
         for d, _, files in os.walk(media_root)
@@ -26,7 +26,7 @@ def stored_files(media_root) -> list[str]:  # noqa: ANN001
     )
 
 
-def form_data(**overrides) -> dict:  # noqa: ANN003
+def form_data(**overrides) -> dict:
     data = {
         "name": "Velvet Dreams",
         "type": "LORA",
@@ -53,25 +53,25 @@ def form_data(**overrides) -> dict:  # noqa: ANN003
 
 
 @pytest.fixture
-def creator_client(client_for, owner):  # noqa: ANN001, ANN201
+def creator_client(client_for, owner):
     return client_for(owner)
 
 
-def test_anonymous_is_sent_to_sign_in(client):  # noqa: ANN001
+def test_anonymous_is_sent_to_sign_in(client):
     response = client.get("/upload/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert client.post("/upload/", form_data()).status_code == 302
     assert not Model.objects.exists()
 
 
-def test_upload_form_renders_for_a_signed_in_user(creator_client):  # noqa: ANN001
+def test_upload_form_renders_for_a_signed_in_user(creator_client):
     response = creator_client.get("/upload/")
     assert response.status_code == 200
     assert 'name="model_files"' in response.content.decode()
 
 
 def test_upload_creates_everything_and_publishes_after_processing(
-    creator_client, owner, django_capture_on_commit_callbacks, settings  # noqa: ANN001
+    creator_client, owner, django_capture_on_commit_callbacks, settings
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = creator_client.post("/upload/", form_data())
@@ -99,7 +99,7 @@ def test_upload_creates_everything_and_publishes_after_processing(
     assert "velvetstyle" in model.search_document and owner.username in model.search_document
 
 
-def test_upload_as_draft_stays_a_draft(creator_client, django_capture_on_commit_callbacks):  # noqa: ANN001
+def test_upload_as_draft_stays_a_draft(creator_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = creator_client.post("/upload/", form_data(publish=None))
     assert response.status_code == 302
@@ -108,7 +108,7 @@ def test_upload_as_draft_stays_a_draft(creator_client, django_capture_on_commit_
     assert ModelFile.objects.get().hash_status == JobStatus.DONE
 
 
-def test_upload_records_parents(creator_client, django_capture_on_commit_callbacks):  # noqa: ANN001
+def test_upload_records_parents(creator_client, django_capture_on_commit_callbacks):
     parent = published_model(name="Base mix").versions.get()
     data = form_data(
         parent_version_ids=f"{parent.pk}",
@@ -122,7 +122,7 @@ def test_upload_records_parents(creator_client, django_capture_on_commit_callbac
     assert parents[2].name == "Other Base"
 
 
-def test_json_client_gets_201_with_ids(creator_client):  # noqa: ANN001
+def test_json_client_gets_201_with_ids(creator_client):
     response = creator_client.post("/upload/", form_data(), HTTP_ACCEPT="application/json")
     assert response.status_code == 201
     assert response.json()["versionId"] == Model.objects.get().versions.get().pk
@@ -200,7 +200,7 @@ LICENSE_ALIASES = {
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 @pytest.mark.parametrize("wants_json", [False, True])
 def test_bad_input_gets_a_field_error_and_leaves_nothing(
-    case, wants_json, creator_client, settings  # noqa: ANN001
+    case, wants_json, creator_client, settings
 ):
     overrides, field = BAD_INPUTS[case]
     overrides = dict(overrides)
@@ -219,7 +219,7 @@ def fresh(upload: SimpleUploadedFile) -> SimpleUploadedFile:
     return SimpleUploadedFile(upload.name, upload.read())
 
 
-def _assert_rejected(response, field: str, wants_json: bool, settings) -> None:  # noqa: ANN001
+def _assert_rejected(response, field: str, wants_json: bool, settings) -> None:
     assert response.status_code == 400
     if wants_json:
         errors = response.json()["errors"]
@@ -235,13 +235,11 @@ def _assert_rejected(response, field: str, wants_json: bool, settings) -> None: 
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
-def test_service_failure_midway_removes_stored_files(
-    creator_client, settings, monkeypatch  # noqa: ANN001
-):
+def test_service_failure_midway_removes_stored_files(creator_client, settings, monkeypatch):
     """A failure after files reached storage rolls back the rows and deletes the files."""
     from models_hub import services
 
-    def explode(*, model):  # noqa: ANN001, ANN202
+    def explode(*, model):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(services, "model_refresh_search_document", explode)
@@ -252,7 +250,7 @@ def test_service_failure_midway_removes_stored_files(
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
-def test_cannot_name_another_users_draft_as_parent(creator_client, stranger):  # noqa: ANN001
+def test_cannot_name_another_users_draft_as_parent(creator_client, stranger):
     draft = published_model(owner=stranger, status=Status.DRAFT).versions.get()
     response = creator_client.post("/upload/", form_data(parent_version_ids=str(draft.pk)))
     assert response.status_code == 400

@@ -23,11 +23,11 @@ EXPECTED = {
 
 
 @pytest.fixture
-def people(owner, stranger, staff):  # noqa: ANN001, ANN201
+def people(owner, stranger, staff):
     return {"anon": None, "owner": owner, "stranger": stranger, "staff": staff}
 
 
-def _model_in(status: str, owner) -> Model:  # noqa: ANN001
+def _model_in(status: str, owner) -> Model:
     model = ModelFactory(owner=owner, status=status, name=f"Subject {status}")
     version = VersionFactory(model=model, status=status)
     FileFactory(version=version)
@@ -37,7 +37,7 @@ def _model_in(status: str, owner) -> Model:  # noqa: ANN001
 
 @pytest.mark.parametrize("status", list(EXPECTED))
 @pytest.mark.parametrize("person", PEOPLE)
-def test_model_page_visibility(status, person, people, client_for, owner):  # noqa: ANN001
+def test_model_page_visibility(status, person, people, client_for, owner):
     model = _model_in(status, owner)
     response = client_for(people[person]).get(model.get_absolute_url())
     assert response.status_code == (200 if person in EXPECTED[status] else 404)
@@ -45,7 +45,7 @@ def test_model_page_visibility(status, person, people, client_for, owner):  # no
 
 @pytest.mark.parametrize("status", list(EXPECTED))
 @pytest.mark.parametrize("person", PEOPLE)
-def test_browse_lists_only_visible_models(status, person, people, client_for, owner):  # noqa: ANN001
+def test_browse_lists_only_visible_models(status, person, people, client_for, owner):
     _model_in(status, owner)
     response = client_for(people[person]).get("/")
     assert response.status_code == 200
@@ -55,7 +55,7 @@ def test_browse_lists_only_visible_models(status, person, people, client_for, ow
 
 @pytest.mark.parametrize("status", list(EXPECTED))
 @pytest.mark.parametrize("person", PEOPLE)
-def test_download_visibility(status, person, people, client_for, owner, settings):  # noqa: ANN001
+def test_download_visibility(status, person, people, client_for, owner, settings):
     model = _model_in(status, owner)
     version = model.versions.get()
     model_file = version.files.get()
@@ -74,7 +74,7 @@ def test_download_visibility(status, person, people, client_for, owner, settings
 
 @pytest.mark.parametrize("person", PEOPLE)
 def test_draft_version_of_published_model_is_hidden_from_strangers(
-    person, people, client_for, owner, settings  # noqa: ANN001
+    person, people, client_for, owner, settings
 ):
     model = _model_in(Status.PUBLISHED, owner)
     draft = VersionFactory(model=model, status=Status.DRAFT, name="secret-draft")
@@ -90,7 +90,7 @@ def test_draft_version_of_published_model_is_hidden_from_strangers(
     assert download.status_code == (200 if may_see else 404)
 
 
-def test_published_version_under_unpublished_model_is_hidden(client, owner):  # noqa: ANN001
+def test_published_version_under_unpublished_model_is_hidden(client, owner):
     model = _model_in(Status.UNPUBLISHED, owner)
     ModelVersion.objects.filter(model=model).update(status=Status.PUBLISHED)
     version = model.versions.get()
@@ -99,17 +99,20 @@ def test_published_version_under_unpublished_model_is_hidden(client, owner):  # 
 
 
 @pytest.mark.parametrize("person", PEOPLE)
-def test_nsfw_model_above_browsing_level_is_not_listed(person, people, client_for, owner):  # noqa: ANN001
+def test_nsfw_model_above_browsing_level_is_not_listed(person, people, client_for, owner):
     ModelFactory(owner=owner, name="Mature one", nsfw_level=4)
     response = client_for(people[person]).get("/")
     # Everyone's default browsing level is PG, whatever their role.
     assert "Mature one" not in response.content.decode()
 
 
-def test_model_files_are_not_served_as_public_media(client, owner, settings):  # noqa: ANN001
+def test_model_files_are_not_served_as_public_media(client, owner, settings):
     model = _model_in(Status.DRAFT, owner)
     model_file = model.versions.get().files.get()
     (settings.MEDIA_ROOT / "models/00").mkdir(parents=True)
     (settings.MEDIA_ROOT / model_file.file.name).write_bytes(b"secret")
     assert client.get(f"/media/{model_file.file.name}").status_code == 404
-    assert client.get("/media/images/../models/00/" + model_file.file.name.split("/")[-1]).status_code == 404
+    assert (
+        client.get("/media/images/../models/00/" + model_file.file.name.split("/")[-1]).status_code
+        == 404
+    )

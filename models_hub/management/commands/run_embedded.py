@@ -17,10 +17,10 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Run the web server and a background worker together (embedded mode)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         worker = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",

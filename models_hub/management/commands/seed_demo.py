@@ -23,30 +23,126 @@ from models_hub.models import BaseModel, License, Model
 
 # name, type, base model, license, commercial use, tags, trigger words, NSFW level
 DEMO_MODELS = [
-    ("Aurora Landscapes", ModelType.LORA, "sdxl-1-0", "creativeml-openrail-plus-plus-m",
-     CommercialUse.IMAGE, ["landscape", "scenery"], ["aurora sky"], NsfwLevel.PG),
-    ("Inkwash Style", ModelType.LORA, "sd-1-5", "creativeml-openrail-m",
-     CommercialUse.SELL, ["style", "ink"], ["inkwash"], NsfwLevel.PG),
-    ("Photon Realism", ModelType.CHECKPOINT, "sd-1-5", "creativeml-openrail-m",
-     CommercialUse.RENT, ["photorealistic", "portrait"], [], NsfwLevel.PG),
-    ("Pastel Anime XL", ModelType.CHECKPOINT, "illustrious", "creativeml-openrail-plus-plus-m",
-     CommercialUse.IMAGE, ["anime", "pastel"], [], NsfwLevel.PG13),
-    ("Clean Detail VAE", ModelType.VAE, "sdxl-1-0", "mit",
-     CommercialUse.SELL, ["vae", "utility"], [], NsfwLevel.PG),
-    ("Bad Hands Embedding", ModelType.TEXTUAL_INVERSION, "sd-1-5", "cc0-1.0",
-     CommercialUse.SELL, ["negative", "hands"], ["bad-hands-5"], NsfwLevel.PG),
-    ("Flux Watercolour", ModelType.LORA, "flux-1-dev", "flux-1-dev-non-commercial",
-     CommercialUse.NONE, ["watercolor", "style"], ["wtrclr"], NsfwLevel.PG),
-    ("Schnell Pixel Art", ModelType.LORA, "flux-1-schnell", "apache-2.0",
-     CommercialUse.SELL, ["pixel art", "game"], ["pixelart"], NsfwLevel.PG),
-    ("Cyberpunk Streets", ModelType.LORA, "pony", "creativeml-openrail-plus-plus-m",
-     CommercialUse.NONE, ["cyberpunk", "city"], ["neon street"], NsfwLevel.PG13),
-    ("Tile Upscaler 4x", ModelType.UPSCALER, "other", "cc-by-4.0",
-     CommercialUse.SELL, ["upscaler", "utility"], [], NsfwLevel.PG),
-    ("Lineart ControlNet", ModelType.CONTROLNET, "sd-3-5", "stabilityai-community",
-     CommercialUse.IMAGE, ["controlnet", "lineart"], [], NsfwLevel.PG),
-    ("Retro Poster Mix", ModelType.CHECKPOINT, "sd-1-5", "creativeml-openrail-m",
-     CommercialUse.IMAGE, ["retro", "poster", "merge"], [], NsfwLevel.PG),
+    (
+        "Aurora Landscapes",
+        ModelType.LORA,
+        "sdxl-1-0",
+        "creativeml-openrail-plus-plus-m",
+        CommercialUse.IMAGE,
+        ["landscape", "scenery"],
+        ["aurora sky"],
+        NsfwLevel.PG,
+    ),
+    (
+        "Inkwash Style",
+        ModelType.LORA,
+        "sd-1-5",
+        "creativeml-openrail-m",
+        CommercialUse.SELL,
+        ["style", "ink"],
+        ["inkwash"],
+        NsfwLevel.PG,
+    ),
+    (
+        "Photon Realism",
+        ModelType.CHECKPOINT,
+        "sd-1-5",
+        "creativeml-openrail-m",
+        CommercialUse.RENT,
+        ["photorealistic", "portrait"],
+        [],
+        NsfwLevel.PG,
+    ),
+    (
+        "Pastel Anime XL",
+        ModelType.CHECKPOINT,
+        "illustrious",
+        "creativeml-openrail-plus-plus-m",
+        CommercialUse.IMAGE,
+        ["anime", "pastel"],
+        [],
+        NsfwLevel.PG13,
+    ),
+    (
+        "Clean Detail VAE",
+        ModelType.VAE,
+        "sdxl-1-0",
+        "mit",
+        CommercialUse.SELL,
+        ["vae", "utility"],
+        [],
+        NsfwLevel.PG,
+    ),
+    (
+        "Bad Hands Embedding",
+        ModelType.TEXTUAL_INVERSION,
+        "sd-1-5",
+        "cc0-1.0",
+        CommercialUse.SELL,
+        ["negative", "hands"],
+        ["bad-hands-5"],
+        NsfwLevel.PG,
+    ),
+    (
+        "Flux Watercolour",
+        ModelType.LORA,
+        "flux-1-dev",
+        "flux-1-dev-non-commercial",
+        CommercialUse.NONE,
+        ["watercolor", "style"],
+        ["wtrclr"],
+        NsfwLevel.PG,
+    ),
+    (
+        "Schnell Pixel Art",
+        ModelType.LORA,
+        "flux-1-schnell",
+        "apache-2.0",
+        CommercialUse.SELL,
+        ["pixel art", "game"],
+        ["pixelart"],
+        NsfwLevel.PG,
+    ),
+    (
+        "Cyberpunk Streets",
+        ModelType.LORA,
+        "pony",
+        "creativeml-openrail-plus-plus-m",
+        CommercialUse.NONE,
+        ["cyberpunk", "city"],
+        ["neon street"],
+        NsfwLevel.PG13,
+    ),
+    (
+        "Tile Upscaler 4x",
+        ModelType.UPSCALER,
+        "other",
+        "cc-by-4.0",
+        CommercialUse.SELL,
+        ["upscaler", "utility"],
+        [],
+        NsfwLevel.PG,
+    ),
+    (
+        "Lineart ControlNet",
+        ModelType.CONTROLNET,
+        "sd-3-5",
+        "stabilityai-community",
+        CommercialUse.IMAGE,
+        ["controlnet", "lineart"],
+        [],
+        NsfwLevel.PG,
+    ),
+    (
+        "Retro Poster Mix",
+        ModelType.CHECKPOINT,
+        "sd-1-5",
+        "creativeml-openrail-m",
+        CommercialUse.IMAGE,
+        ["retro", "poster", "merge"],
+        [],
+        NsfwLevel.PG,
+    ),
 ]
 CREATORS = ["mika", "ravenstudio", "pixelwright"]
 
@@ -54,10 +150,10 @@ CREATORS = ["mika", "ravenstudio", "pixelwright"]
 class Command(BaseCommand):
     help = "Create the admin account and demo content the first time it runs."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--no-demo", action="store_true", help="Only the admin account.")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         self._ensure_admin()
         if options["no_demo"]:
             return
@@ -87,7 +183,9 @@ class Command(BaseCommand):
     def _create_demo(self) -> None:
         User = get_user_model()
         creators = [
-            User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.invalid"})[0]
+            User.objects.get_or_create(
+                username=name, defaults={"email": f"{name}@example.invalid"}
+            )[0]
             for name in CREATORS
         ]
         for creator in creators:
@@ -101,7 +199,9 @@ class Command(BaseCommand):
             license = License.objects.get(slug=license_slug)
             images = [
                 process_upload(
-                    io.BytesIO(make_image(seed=index * 10 + n, prompt=f"{name.lower()}, sample {n + 1}")),
+                    io.BytesIO(
+                        make_image(seed=index * 10 + n, prompt=f"{name.lower()}, sample {n + 1}")
+                    ),
                     max_pixels=settings.HUB_MAX_IMAGE_PIXELS,
                 )
                 for n in range(3)

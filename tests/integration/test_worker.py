@@ -1,0 +1,161 @@
+"""A real Celery worker process against Redis and PostgreSQL: upload through the real view,
+and watch the worker's results land in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from config.celery import app as celery_app
+from models_hub.choices import JobStatus, Status
+from models_hub.demo import make_image, make_safetensors
+from models_hub.models import BaseModel, GalleryImage, License, ModelFile, ModelVersion
+from tests.conftest import require_services
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path, settings):
+    """A `celery worker` subprocess sharing this test's database, media folder and broker."""
+    require_services()
+    # Messages sent by this process go to Redis, not into the in-process eager runner.
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "integration-test",
+        "DATABASE_URL": _database_url(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VAR_DIR": str(tmp_path / "worker-var"),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--queues", "scan,images,default", "--concurrency", "2",
+                "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+            ],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            yield process, log_path
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            celery_app.conf.task_always_eager = True
+
+
+def _wait_for(predicate, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(
+        f"worker did not finish in {timeout}s; its log:\n{log_path.read_text()[-4000:]}"
+    )
+
+
+def test_upload_is_processed_by_a_real_worker(worker, client, owner):
+    process, log_path = worker
+    weights = make_safetensors(seed=42, tensors=6)
+    client.force_login(owner)
+    response = client.post(
+        "/upload/",
+        {
+            "name": "Worker Test",
+            "type": "LORA",
+            "version_name": "v1",
+            "base_model": BaseModel.objects.get(slug="sd-1-5").pk,
+            "nsfw_level": 1,
+            "license": License.objects.get(slug="mit").pk,
+            "allow_commercial_use": "Sell",
+            "allow_derivatives": "on",
+            "publish": "on",
+            "model_files": [SimpleUploadedFile("w.safetensors", weights)],
+            "images": [
+                SimpleUploadedFile("a.png", make_image(seed=1, size=(300, 300))),
+                SimpleUploadedFile("b.png", make_image(seed=2, size=(300, 300))),
+            ],
+        },
+    )
+    assert response.status_code == 302, response.content[:1000]
+    version = ModelVersion.objects.get(model__name="Worker Test")
+    # The request did not do the work itself: it was handed to the worker.
+    assert version.status == Status.IN_REVIEW
+
+    def published() -> bool:
+        return ModelVersion.objects.get(pk=version.pk).status == Status.PUBLISHED
+
+    _wait_for(published, timeout=60, log_path=log_path)
+    assert process.poll() is None, "the worker died"
+    model_file = ModelFile.objects.get(version=version)
+    assert model_file.hash_status == JobStatus.DONE
+    assert model_file.sha256 == hashlib.sha256(weights).hexdigest()
+    assert model_file.autov2 == model_file.sha256[:10]
+    images = GalleryImage.objects.filter(version=version)
+    assert {image.process_status for image in images} == {JobStatus.DONE}
+    assert all((Path(settings.MEDIA_ROOT) / image.thumbnail.name).exists() for image in images)
+    assert client.get(version.model.get_absolute_url()).status_code == 200
+    log = log_path.read_text()
+    assert "models_hub.hash_model_file" in log and "succeeded" in log
+
+
+def test_redelivery_of_a_finished_task_changes_nothing(worker, owner):
+    """The same task delivered again after it finished: the claim fails and the row is kept."""
+    from django.core.files.base import ContentFile
+
+    from models_hub.tasks import hash_model_file
+    from tests.factories import VersionFactory
+
+    process, log_path = worker
+    version = VersionFactory(model__owner=owner, status=Status.DRAFT, model__status=Status.DRAFT)
+    model_file = ModelFile(
+        version=version, name="d.safetensors", size_bytes=4, format="SafeTensor",
+        hash_status=JobStatus.PENDING,
+    )  # fmt: skip
+    model_file.file.save("upload", ContentFile(b"abcd"), save=False)
+    model_file.save()
+    hash_model_file.delay(model_file.pk)
+
+    def done() -> bool:
+        return ModelFile.objects.get(pk=model_file.pk).hash_status == JobStatus.DONE
+
+    _wait_for(done, timeout=60, log_path=log_path)
+    assert ModelFile.objects.get(pk=model_file.pk).sha256 == hashlib.sha256(b"abcd").hexdigest()
+    # Mark the row so a second hashing would be visible, then deliver the task twice more.
+    ModelFile.objects.filter(pk=model_file.pk).update(sha256="sentinel")
+    hash_model_file.delay(model_file.pk)
+    hash_model_file.delay(model_file.pk)
+    _wait_for(lambda: log_path.read_text().count("succeeded") >= 3, 30, log_path)
+    assert ModelFile.objects.get(pk=model_file.pk).sha256 == "sentinel"
