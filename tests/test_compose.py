@@ -222,6 +222,9 @@ def test_app_services_share_the_production_environment(app_services: dict[str, d
     assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert env["DATABASE_URL"] == "postgres://modelhub:modelhub@postgres:5432/modelhub"
     assert env["REDIS_URL"] == "redis://redis:6379/0"
+    # Django's cache.clear() flushes its Redis database: the broker's queues must not live there.
+    assert env.get("CELERY_BROKER_URL", env["REDIS_URL"]) != env["REDIS_URL"]
+    assert env.get("CELERY_TASK_ALWAYS_EAGER", "0") in {"0", "false", ""}
     assert env["S3_ENDPOINT_URL"] == "http://minio:9000"
     for name in ("S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_REGION"):
         assert env.get(name), f"{name} must be set for the app services"

@@ -1,0 +1,51 @@
+"""Full-text search on PostgreSQL: the query uses the GIN index made by migration 0002."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from django.contrib.auth.models import AnonymousUser
+from models_hub.models import Model
+from models_hub.selectors import BrowseFilters, _search, browse_models
+from models_hub.services import model_refresh_search_document
+from tests.conftest import require_services
+from tests.factories import published_model
+
+pytestmark = pytest.mark.django_db
+
+
+def test_search_query_uses_the_gin_index():
+    require_services(redis=False)
+    for n in range(30):
+        model = published_model(name=f"Model number {n}")
+        model_refresh_search_document(model=model)
+    # The expression the search filters on must be the indexed one, or the index is unused.
+    queryset = _search(Model.objects.only("pk"), "number")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plan = queryset.explain()
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+    assert "models_hub_model_search_gin" in plan, plan
+
+
+def test_websearch_syntax_and_ranking():
+    require_services(redis=False)
+    strong = published_model(name="Watercolor watercolor landscapes")
+    weak = published_model(name="Landscapes", description="a hint of watercolor")
+    excluded = published_model(name="Watercolor portraits")
+    for model in (strong, weak, excluded):
+        model_refresh_search_document(model=model)
+
+    def search(text: str) -> list[int]:
+        filters = BrowseFilters(query=text, sort="relevance")
+        return [m.pk for m in browse_models(AnonymousUser(), filters)]
+
+    ranked = search("watercolor")
+    assert sorted(ranked) == sorted([strong.pk, weak.pk, excluded.pk])
+    assert ranked[0] == strong.pk  # the word twice, in the name, ranks first
+    assert sorted(search("watercolor -portraits")) == sorted([strong.pk, weak.pk])
+    # Punctuation and unbalanced quotes from people's typing are not errors.
+    assert search('"water & | !') == []
