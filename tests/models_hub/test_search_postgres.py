@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
-from django.contrib.auth.models import AnonymousUser
 from models_hub.models import Model
 from models_hub.selectors import BrowseFilters, _search, browse_models
 from models_hub.services import model_refresh_search_document
