@@ -12,3 +12,10 @@ from config.settings import *  # noqa: E402, F403
 
 # Hashing test users' passwords with the production hasher costs ~0.2 s a user.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The manifest storage needs `collectstatic` first; tests render templates without it.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}  # noqa: F405, E501
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing
