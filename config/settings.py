@@ -152,7 +152,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Queues by cost: `scan` (model files: slow, heavy I/O), `images` (gallery work), `default`.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# "localhost" only names the transport host; without it kombu logs a warning on each use.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded mode: kombu's filesystem transport gives `make run` a real worker process
     # without Redis. The folder is shared by the web process and the worker.

@@ -128,6 +128,7 @@ def test_browse_query_count_does_not_grow_with_models(person, client_for, owner)
     c = client_for(owner if person == "owner" else None)
     with_10 = _browse_queries(c, 10)
     with_200 = _browse_queries(c, 200)
+    print(f"browse queries ({person}): 10 models={with_10}, 200 models={with_200}")
     assert with_10 == with_200
     assert with_200 <= 8
 

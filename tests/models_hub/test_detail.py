@@ -102,5 +102,6 @@ def test_detail_query_count_does_not_grow_with_images(person, client_for, owner)
     model = published_model(owner=owner)
     with_10 = _detail_queries(c, model, 10)
     with_200 = _detail_queries(c, model, 200)
+    print(f"detail queries ({person}): 10 images={with_10}, 200 images={with_200}")
     assert with_10 == with_200
     assert with_200 <= 10
