@@ -211,3 +211,39 @@ class UploadForm(forms.Form):
         data = dict(self.cleaned_data)
         data["parent_versions"] = data.pop("parent_version_ids")
         return data
+
+
+MODEL_LEVEL_FIELDS = (
+    "name", "type", "description", "tags", "license", "license_other_url", "license_other_text",
+    "allow_commercial_use", "allow_no_credit", "allow_derivatives", "allow_different_license",
+)  # fmt: skip
+
+
+class VersionUploadForm(UploadForm):
+    """A new version of an existing model: the model's name, tags and license stay as they are."""
+
+    def __init__(self, *args, model, **kwargs) -> None:
+        self.model = model
+        super().__init__(*args, **kwargs)
+        for name in MODEL_LEVEL_FIELDS:
+            del self.fields[name]
+        self.fields["version_name"].initial = ""
+
+    def service_arguments(self) -> dict:
+        data = super().service_arguments()
+        model = self.model
+        data.update(
+            model=model,
+            name=model.name,
+            type=model.type,
+            description=model.description,
+            tags=list(model.tags.values_list("name", flat=True)),
+            license=model.license,
+            license_other_url=model.license_other_url,
+            license_other_text=model.license_other_text,
+            allow_commercial_use=model.allow_commercial_use,
+            allow_no_credit=model.allow_no_credit,
+            allow_derivatives=model.allow_derivatives,
+            allow_different_license=model.allow_different_license,
+        )
+        return data

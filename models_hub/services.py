@@ -108,22 +108,25 @@ def _write_upload(
     publish: bool,
 ) -> ModelVersion:
     if model is None:
-        model = Model(owner=owner, status=Status.IN_REVIEW if publish else Status.DRAFT)
-    model.name = name
-    model.type = type
-    model.description = description
-    model.license = license
-    model.license_other_url = license_other_url if license.is_other else ""
-    model.license_other_text = license_other_text if license.is_other else ""
-    model.allow_commercial_use = allow_commercial_use
-    model.allow_no_credit = allow_no_credit
-    model.allow_derivatives = allow_derivatives
-    model.allow_different_license = allow_different_license
-    if model.status == Status.DRAFT or model._state.adding:
-        model.nsfw_level = nsfw_level
-    model.full_clean(exclude=["cover_image"])
-    model.save()
-    model.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in normalise_tags(tags)])
+        model = Model(
+            owner=owner,
+            status=Status.IN_REVIEW if publish else Status.DRAFT,
+            name=name,
+            type=type,
+            description=description,
+            license=license,
+            license_other_url=license_other_url if license.is_other else "",
+            license_other_text=license_other_text if license.is_other else "",
+            allow_commercial_use=allow_commercial_use,
+            allow_no_credit=allow_no_credit,
+            allow_derivatives=allow_derivatives,
+            allow_different_license=allow_different_license,
+            nsfw_level=nsfw_level,
+        )
+        model.full_clean(exclude=["cover_image"])
+        model.save()
+        model.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in normalise_tags(tags)])
+    # An existing model is left as it is: only a version is added to it.
 
     version = ModelVersion(
         model=model,
@@ -196,6 +199,9 @@ def _write_upload(
 
 def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelVersion:
     """Create a model (or a new version of `model`) with its files, images and parents.
+
+    For a new version the model-level fields (name, license, permissions...) are the
+    model's own, passed for the same checks; the model row itself is not rewritten.
 
     Either every row and stored file exists afterwards, or none does: a failure deletes
     the files already written to storage before the error reaches the caller.

@@ -8,5 +8,6 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="detail_short"),
     path("models/<int:pk>/<slug:slug>/", views.model_detail, name="detail"),
     path("upload/", views.upload, name="upload"),
+    path("models/<int:pk>/versions/new/", views.version_upload, name="version_upload"),
     path("api/download/models/<int:version_id>", views.download, name="download"),
 ]

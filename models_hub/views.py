@@ -17,13 +17,13 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
-from models_hub.forms import UploadForm
-from models_hub.models import BaseModel, ModelFile, ModelVersion, Tag
+from models_hub.forms import UploadForm, VersionUploadForm
+from models_hub.models import BaseModel, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
@@ -76,6 +76,24 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
+    return _handle_upload(request, form, template="models_hub/upload.html")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a version to one of your own models (404 for anyone else's)."""
+    model = get_object_or_404(
+        Model.objects.visible_to(request.user).filter(owner=request.user), pk=pk
+    )
+    form = VersionUploadForm(
+        request.POST or None, request.FILES or None, user=request.user, model=model
+    )
+    return _handle_upload(request, form, template="models_hub/version_upload.html")
+
+
+def _handle_upload(request: HttpRequest, form: UploadForm, *, template: str) -> HttpResponse:
+    context = {"form": form, "model": getattr(form, "model", None)}
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -93,8 +111,8 @@ def upload(request: HttpRequest) -> HttpResponse:
                 return redirect(url)
         if _wants_json(request):
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        return render(request, "models_hub/upload.html", {"form": form}, status=400)
-    return render(request, "models_hub/upload.html", {"form": form})
+        return render(request, template, context, status=400)
+    return render(request, template, context)
 
 
 def _json_404(message: str) -> JsonResponse:

@@ -256,3 +256,57 @@ def test_cannot_name_another_users_draft_as_parent(creator_client, stranger):
     assert response.status_code == 400
     assert "parent_version_ids" in response.context["form"].errors
     assert Model.objects.count() == 1  # only the stranger's draft
+
+
+VERSION_FIELDS = {
+    "version_name", "base_model", "trained_words", "version_description", "nsfw_level",
+    "parent_version_ids", "external_parents", "publish", "model_files", "images",
+}  # fmt: skip
+
+
+def version_form_data(**overrides) -> dict:
+    data = {k: v for k, v in form_data(**overrides).items() if k in VERSION_FIELDS}
+    data["version_name"] = overrides.get("version_name", "v2.0")
+    return data
+
+
+def test_owner_adds_a_version_to_a_published_model(
+    creator_client, owner, django_capture_on_commit_callbacks
+):
+    model = published_model(owner=owner, download_count=77)
+    url = f"/models/{model.pk}/versions/new/"
+    assert creator_client.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = creator_client.post(url, version_form_data())
+    assert response.status_code == 302
+    new = model.versions.get(name="v2.0")
+    assert response["Location"].endswith(f"?version={new.pk}")
+    assert new.status == Status.PUBLISHED
+    model.refresh_from_db()
+    assert model.versions.count() == 2 and model.download_count == 77
+    html = creator_client.get(model.get_absolute_url()).content.decode()
+    assert "v2.0" in html and "Add a version" in html
+
+
+@pytest.mark.parametrize("person", ["anon", "stranger", "staff"])
+def test_only_the_owner_can_add_a_version(person, client_for, owner, stranger, staff):
+    model = published_model(owner=owner)
+    user = {"anon": None, "stranger": stranger, "staff": staff}[person]
+    url = f"/models/{model.pk}/versions/new/"
+    expected = 302 if user is None else 404
+    assert client_for(user).get(url).status_code == expected
+    assert client_for(user).post(url, version_form_data()).status_code == expected
+    assert model.versions.count() == 1
+    assert "Add a version" not in client_for(user).get(model.get_absolute_url()).content.decode()
+
+
+def test_bad_version_upload_leaves_nothing(creator_client, owner, settings):
+    model = published_model(owner=owner)
+    response = creator_client.post(
+        f"/models/{model.pk}/versions/new/",
+        version_form_data(model_files=[png_named("x.safetensors")]),
+    )
+    assert response.status_code == 400
+    assert "model_files" in response.context["form"].errors
+    assert model.versions.count() == 1
+    assert stored_files(settings.MEDIA_ROOT) == []
