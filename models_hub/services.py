@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_TAGS = 20
+HASH_FIELDS = ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")
 
 
 @dataclass(frozen=True)
@@ -234,57 +235,61 @@ def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelV
 # --- Background processing (called by tasks; each step is safe to run twice) --------------
 
 
+CLAIMABLE = [JobStatus.PENDING, JobStatus.ERROR]
+
+
+def _claim(model_class: type, pk: int, status_field: str) -> bool:
+    """Move a row to RUNNING if nobody has it; False means another delivery got there first."""
+    return bool(
+        model_class.objects.filter(pk=pk, **{f"{status_field}__in": CLAIMABLE}).update(
+            **{status_field: JobStatus.RUNNING}
+        )
+    )
+
+
+def _fail(row, status_field: str, error_field: str, message: str) -> None:
+    setattr(row, status_field, JobStatus.ERROR)
+    setattr(row, error_field, message[:2000])
+    row.save(update_fields=[status_field, error_field])
+
+
 def model_file_hash(*, file_id: int) -> None:
-    """Hash a stored model file. Claims the row so a duplicate delivery does nothing."""
-    claimed = ModelFile.objects.filter(
-        pk=file_id, hash_status__in=[JobStatus.PENDING, JobStatus.ERROR]
-    ).update(hash_status=JobStatus.RUNNING)
-    if not claimed:
+    """Hash a stored model file in one pass, then publish its version if it was waiting."""
+    if not _claim(ModelFile, file_id, "hash_status"):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     try:
         with model_file.file.open("rb") as stream:
             hashes = hash_stream(stream, safetensors=model_file.format == "SafeTensor")
     except OSError as exc:
-        model_file.hash_status = JobStatus.ERROR
-        model_file.hash_error = f"Could not read the stored file: {exc}"
-        model_file.save(update_fields=["hash_status", "hash_error"])
+        _fail(model_file, "hash_status", "hash_error", f"Could not read the stored file: {exc}")
         raise
-    model_file.sha256 = hashes.sha256
-    model_file.autov1 = hashes.autov1
-    model_file.autov2 = hashes.autov2
-    model_file.autov3 = hashes.autov3
-    model_file.crc32 = hashes.crc32
-    model_file.blake3 = hashes.blake3
+    for name in HASH_FIELDS:
+        setattr(model_file, name, getattr(hashes, name))
     model_file.hash_status = JobStatus.DONE
     model_file.hash_error = ""
-    model_file.save(
-        update_fields=[
-            "sha256", "autov1", "autov2", "autov3", "crc32", "blake3", "hash_status",
-            "hash_error",
-        ]
-    )  # fmt: skip
+    model_file.save(update_fields=[*HASH_FIELDS, "hash_status", "hash_error"])
     version_publish_if_ready(version_id=model_file.version_id)
 
 
 def gallery_image_process(*, image_id: int) -> None:
-    claimed = GalleryImage.objects.filter(
-        pk=image_id, process_status__in=[JobStatus.PENDING, JobStatus.ERROR]
-    ).update(process_status=JobStatus.RUNNING)
-    if not claimed:
+    """Make the WebP thumbnail of a gallery image, then publish its version if it was waiting."""
+    if not _claim(GalleryImage, image_id, "process_status"):
         return
     image = GalleryImage.objects.get(pk=image_id)
     try:
         with image.image.open("rb") as stream:
             thumbnail = make_thumbnail(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
-        image.process_status = JobStatus.ERROR
-        image.process_error = str(exc)
-        image.save(update_fields=["process_status", "process_error"])
+        _fail(image, "process_status", "process_error", str(exc))
         return
+    except OSError as exc:
+        _fail(image, "process_status", "process_error", f"Could not read the image: {exc}")
+        raise
     image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
     image.process_status = JobStatus.DONE
-    image.save(update_fields=["thumbnail", "process_status"])
+    image.process_error = ""
+    image.save(update_fields=["thumbnail", "process_status", "process_error"])
     version_publish_if_ready(version_id=image.version_id)
 
 
