@@ -10,6 +10,7 @@ from models_hub.models import (
     Tag,
     VersionParent,
 )
+from models_hub.services import version_publish
 
 
 @admin.register(License)
@@ -67,10 +68,17 @@ class ParentInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "base_model", "status", "nsfw_level", "created_at")
+    list_display = ("__str__", "base_model", "status", "nsfw_level", "hold_reason", "created_at")
     list_filter = ("status", "base_model")
     raw_id_fields = ("model",)
     inlines = [FileInline, ParentInline]
+    actions = ["publish_versions"]
+
+    @admin.action(description="Publish the selected versions (and their models)")
+    def publish_versions(self, request, queryset) -> None:
+        for version in queryset.select_related("model"):
+            version_publish(version=version)
+        self.message_user(request, f"Published {queryset.count()} version(s).")
 
 
 @admin.register(GalleryImage)

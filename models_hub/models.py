@@ -38,16 +38,24 @@ FORMAT_EXTENSIONS = {
 }
 
 
-def model_file_key(instance: ModelFile, filename: str) -> str:
-    ext = FORMAT_EXTENSIONS.get(instance.format, "bin")
+def new_model_file_key(file_format: str) -> str:
+    """A fresh storage key; its extension follows the detected format, never the upload."""
     key = uuid.uuid4().hex
-    return f"models/{key[:2]}/{key}.{ext}"
+    return f"models/{key[:2]}/{key}.{FORMAT_EXTENSIONS.get(file_format, 'bin')}"
+
+
+def new_gallery_image_key(extension: str) -> str:
+    """`extension` comes from the decoded image format (png, jpg, webp)."""
+    key = uuid.uuid4().hex
+    return f"images/{key[:2]}/{key}.{extension}"
+
+
+def model_file_key(instance: ModelFile, filename: str) -> str:
+    return new_model_file_key(instance.format)
 
 
 def gallery_image_key(instance: GalleryImage, filename: str) -> str:
-    # `filename` is only ever the extension the service derived from the decoded format.
-    key = uuid.uuid4().hex
-    return f"images/{key[:2]}/{key}.{filename.rsplit('.', 1)[-1]}"
+    return new_gallery_image_key(filename.rsplit(".", 1)[-1])
 
 
 def gallery_thumbnail_key(instance: GalleryImage, filename: str) -> str:
@@ -184,6 +192,8 @@ class ModelVersion(models.Model):
     nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
     # The creator asked for publication: it happens once background processing is done.
     publish_requested = models.BooleanField(default=False)
+    # Why an automatic publication did not happen, in words shown to the creator.
+    hold_reason = models.TextField(blank=True)
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

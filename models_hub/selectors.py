@@ -12,6 +12,7 @@ from django.http import Http404
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
+from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
 
 if TYPE_CHECKING:
@@ -44,8 +45,9 @@ class BrowseFilters:
         """Parse query parameters leniently: unknown values are dropped, not errors."""
         levels = 0
         for raw in params.getlist("nsfw"):
-            if raw.isdigit() and int(raw) in NsfwLevel.values:
-                levels |= int(raw)
+            value = parse_id(raw)
+            if value in NsfwLevel.values:
+                levels |= value
         sort = params.get("sort", "")
         query = params.get("q", "").strip()[:200]
         return cls(

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from models_hub.choices import FileType, JobStatus, NsfwLevel, Status
+from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, Status
 from models_hub.formats.hashing import hash_stream
 from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
 from models_hub.models import (
@@ -26,6 +26,8 @@ from models_hub.models import (
     ModelVersion,
     Tag,
     VersionParent,
+    new_gallery_image_key,
+    new_model_file_key,
 )
 from models_hub.validation import (
     inspect_model_upload,
@@ -40,6 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_TAGS = 20
+PICKLE_HOLD_REASON = (
+    "Held for staff: files in the pickle format (.ckpt, .pt) can run code when loaded, so a "
+    "moderator checks them before they are published. Upload a .safetensors file to be "
+    "published without waiting."
+)
 HASH_FIELDS = ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")
 
 
@@ -60,10 +67,15 @@ def normalise_tags(raw: list[str]) -> list[str]:
 
 
 def model_refresh_search_document(*, model: Model) -> None:
-    """Rebuild the text that full-text search reads for one model."""
+    """Rebuild the text that full-text search reads for one model.
+
+    Only published versions contribute: a draft's trigger words must not be findable.
+    """
     words: list[str] = []
-    for version in model.versions.all():
-        words.extend(str(word) for word in version.trained_words)
+    for trained_words in model.versions.filter(status=Status.PUBLISHED).values_list(
+        "trained_words", flat=True
+    ):
+        words.extend(str(word) for word in trained_words)
     parts = [
         model.name,
         " ".join(model.tags.values_list("name", flat=True)),
@@ -75,17 +87,61 @@ def model_refresh_search_document(*, model: Model) -> None:
     model.save(update_fields=["search_document"])
 
 
-def _store_upload(stored: list[str], field_file, name: str, content) -> None:
-    field_file.save(name, content, save=False)
-    stored.append(field_file.name)
+@dataclass(frozen=True)
+class _StoredModelFile:
+    key: str
+    display_name: str
+    size: int
+    format: str
+    precision: str
+
+
+@dataclass(frozen=True)
+class _StoredImage:
+    key: str
+    processed: ProcessedImage
+
+
+def _store_model_files(uploads: list[UploadedFile], stored: list[str]) -> list[_StoredModelFile]:
+    """Check each file by its content and write it to storage under a generated key."""
+    result = []
+    for index, uploaded in enumerate(uploads):
+        try:
+            detected = inspect_model_upload(uploaded)
+        except ValidationError as exc:
+            raise ValidationError({"model_files": exc.messages}) from None
+        key = default_storage.save(new_model_file_key(detected.format), uploaded)
+        stored.append(key)
+        result.append(
+            _StoredModelFile(
+                key=key,
+                display_name=normalise_display_name(uploaded.name, fallback=f"file-{index + 1}"),
+                size=uploaded.size,
+                format=detected.format,
+                precision=detected.precision,
+            )
+        )
+    return result
+
+
+def _store_images(images: list[ProcessedImage], stored: list[str]) -> list[_StoredImage]:
+    result = []
+    for processed in images:
+        key = default_storage.save(
+            new_gallery_image_key(processed.extension), ContentFile(processed.content)
+        )
+        stored.append(key)
+        result.append(_StoredImage(key=key, processed=processed))
+    return result
 
 
 @transaction.atomic
-def _write_upload(
+def _write_rows(
     *,
-    stored: list[str],
     owner: User,
     model: Model | None,
+    files: list[_StoredModelFile],
+    images: list[_StoredImage],
     name: str,
     type: str,
     description: str,
@@ -104,10 +160,9 @@ def _write_upload(
     nsfw_level: int,
     parent_versions: list[ModelVersion],
     external_parents: list[ExternalParent],
-    model_files: list[UploadedFile],
-    images: list[ProcessedImage],
     publish: bool,
 ) -> ModelVersion:
+    """Every row of an upload, in one short transaction (the bytes are already stored)."""
     if model is None:
         model = Model(
             owner=owner,
@@ -127,6 +182,7 @@ def _write_upload(
         model.full_clean(exclude=["cover_image"])
         model.save()
         model.tags.set([Tag.objects.get_or_create(name=tag)[0] for tag in normalise_tags(tags)])
+        model_refresh_search_document(model=model)
     # An existing model is left as it is: only a version is added to it.
 
     version = ModelVersion(
@@ -145,67 +201,66 @@ def _write_upload(
     for parent in parent_versions:
         VersionParent.objects.create(version=version, parent_version=parent, name=str(parent)[:200])
     for parent in external_parents:
-        VersionParent.objects.create(
+        row = VersionParent(
             version=version,
             name=parent.name[:200],
             external_hash=parent.external_hash.lower(),
             external_url=parent.external_url,
         )
+        row.full_clean()
+        row.save()
 
-    for index, uploaded in enumerate(model_files):
-        try:
-            detected = inspect_model_upload(uploaded)
-        except ValidationError as exc:
-            raise ValidationError({"model_files": exc.messages}) from None
-        is_config = detected.format == "Other"
-        model_file = ModelFile(
+    first_model_file = next((f for f in files if f.format != "Other"), None)
+    for stored_file in files:
+        ModelFile.objects.create(
             version=version,
-            name=normalise_display_name(uploaded.name, fallback=f"file-{index + 1}"),
-            size_bytes=uploaded.size,
-            format=detected.format,
-            file_type=FileType.CONFIG if is_config else FileType.MODEL,
-            precision=detected.precision,
-            is_primary=False,
+            file=stored_file.key,
+            name=stored_file.display_name,
+            size_bytes=stored_file.size,
+            format=stored_file.format,
+            file_type=FileType.CONFIG if stored_file.format == "Other" else FileType.MODEL,
+            precision=stored_file.precision,
+            is_primary=stored_file is first_model_file,
         )
-        _store_upload(stored, model_file.file, "upload", uploaded)
-        model_file.save()
-    primary = version.files.exclude(file_type=FileType.CONFIG).order_by("id").first()
-    if primary is not None:
-        ModelFile.objects.filter(pk=primary.pk).update(is_primary=True)
-
-    for position, processed in enumerate(images):
-        image = GalleryImage(
+    for position, stored_image in enumerate(images):
+        GalleryImage.objects.create(
             version=version,
-            width=processed.width,
-            height=processed.height,
+            image=stored_image.key,
+            width=stored_image.processed.width,
+            height=stored_image.processed.height,
             nsfw_level=nsfw_level,
-            generation_params=processed.generation_params,
+            generation_params=stored_image.processed.generation_params,
             position=position,
         )
-        _store_upload(
-            stored, image.image, f"image.{processed.extension}", ContentFile(processed.content)
-        )
-        image.save()
 
-    model_refresh_search_document(model=model)
-
-    # Background work starts only once every row above is committed.
+    # Background work starts only once every row above is committed. `robust`: a broker
+    # problem after the commit is logged, never turned into a failed upload.
     from models_hub import tasks
 
     file_ids = list(version.files.values_list("id", flat=True))
     image_ids = list(version.images.values_list("id", flat=True))
-    transaction.on_commit(lambda: tasks.enqueue_version_processing(file_ids, image_ids))
+    transaction.on_commit(
+        lambda: tasks.enqueue_version_processing(file_ids, image_ids), robust=True
+    )
     return version
 
 
-def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelVersion:
+def model_upload(
+    *,
+    owner: User,
+    model: Model | None = None,
+    model_files: list[UploadedFile],
+    images: list[ProcessedImage],
+    **fields,
+) -> ModelVersion:
     """Create a model (or a new version of `model`) with its files, images and parents.
 
     For a new version the model-level fields (name, license, permissions...) are the
     model's own, passed for the same checks; the model row itself is not rewritten.
 
-    Either every row and stored file exists afterwards, or none does: a failure deletes
-    the files already written to storage before the error reaches the caller.
+    The bytes go to storage first, under generated keys, and the rows follow in one short
+    transaction, so a multi-GB copy never holds a database lock. Either everything exists
+    afterwards or nothing does: a failure deletes what was already stored.
     """
     permission_errors = license_permission_errors(
         license=fields["license"],
@@ -220,15 +275,21 @@ def model_upload(*, owner: User, model: Model | None = None, **fields) -> ModelV
         raise ValidationError(permission_errors)
     if model is not None and model.owner_id != owner.pk:
         raise ValidationError("You can only add versions to your own models.")
+    if not model_files:
+        raise ValidationError({"model_files": "Add at least one model file."})
     stored: list[str] = []
     try:
-        return _write_upload(stored=stored, owner=owner, model=model, **fields)
+        stored_files = _store_model_files(model_files, stored)
+        stored_images = _store_images(images, stored)
+        return _write_rows(
+            owner=owner, model=model, files=stored_files, images=stored_images, **fields
+        )
     except BaseException:
-        for name in stored:
+        for key in stored:
             try:
-                default_storage.delete(name)
+                default_storage.delete(key)
             except OSError:
-                log.exception("Could not remove %s after a failed upload", name)
+                log.exception("Could not remove %s after a failed upload", key)
         raise
 
 
@@ -307,6 +368,12 @@ def version_publish_if_ready(*, version_id: int) -> bool:
             return False
         if version.images.exclude(process_status=JobStatus.DONE).exists():
             return False
+        if version.files.filter(format=FileFormat.PICKLETENSOR).exists():
+            # Pickles can run code when loaded. Until the file-safety scan exists they wait
+            # for staff, who publish from the admin after looking at them.
+            version.hold_reason = PICKLE_HOLD_REASON
+            version.save(update_fields=["hold_reason"])
+            return False
         version_publish(version=version)
         return True
 
@@ -318,9 +385,13 @@ def version_publish(*, version: ModelVersion) -> ModelVersion:
     version.status = Status.PUBLISHED
     version.published_at = version.published_at or now
     version.publish_requested = False
-    version.save(update_fields=["status", "published_at", "publish_requested", "updated_at"])
+    version.hold_reason = ""
+    version.save(
+        update_fields=["status", "published_at", "publish_requested", "hold_reason", "updated_at"]
+    )
     model = Model.objects.select_for_update().get(pk=version.model_id)
     model_refresh_derived(model=model)
+    model_refresh_search_document(model=model)
     if model.status in (Status.DRAFT, Status.IN_REVIEW):
         model.status = Status.PUBLISHED
         model.published_at = model.published_at or now

@@ -16,6 +16,8 @@ MODEL_EXTENSIONS = {"safetensors", "ckpt", "pt", "pth", "bin", "gguf", "onnx", "
 CONFIG_EXTENSIONS = {"yaml", "yml", "json"}
 ALLOWED_EXTENSIONS = MODEL_EXTENSIONS | CONFIG_EXTENSIONS
 DISPLAY_NAME_CAP = 200
+# Extensions whose name promises one format; tools pick their loader by these names.
+FORMAT_OF_EXTENSION = {"safetensors": "SafeTensor", "gguf": "GGUF", "onnx": "ONNX"}
 
 
 def license_permission_errors(
@@ -97,4 +99,11 @@ def inspect_model_upload(uploaded) -> Detected:
         raise ValidationError(f"“{uploaded.name[:100]}”: {exc}") from None
     finally:
         uploaded.seek(0)
+    expected = FORMAT_OF_EXTENSION.get(ext)
+    if expected and detected.format != expected:
+        # A pickle renamed .safetensors would be loaded by tools that trust the name.
+        raise ValidationError(
+            f"“{uploaded.name[:100]}” is named .{ext} but its content is {detected.format}: "
+            f"give it the extension of its real format."
+        )
     return detected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import posixpath
 
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import (
     FileResponse,
     Http404,
@@ -19,16 +21,18 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from models_hub.choices import CommercialUse, ModelType, NsfwLevel
+from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.forms import UploadForm, VersionUploadForm
-from models_hub.models import BaseModel, Model, ModelFile, ModelVersion, Tag
+from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
+from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
 
 PAGE_SIZE = 24
+log = logging.getLogger(__name__)
 
 
 @require_GET
@@ -61,10 +65,15 @@ def browse(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
-    version_id = request.GET.get("version")
-    page = model_page(
-        request.user, pk, int(version_id) if version_id and version_id.isdigit() else None
-    )
+    raw_version = request.GET.get("version")
+    version_id = parse_id(raw_version)
+    if raw_version and version_id is None:
+        raise Http404("No such version.")
+    page = model_page(request.user, pk, version_id)
+    if slug != page.model.slug:
+        # One address per model: old or mistyped slugs lead to the current one.
+        url = page.model.get_absolute_url()
+        return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     return render(request, "models_hub/detail.html", {"p": page})
 
 
@@ -119,9 +128,9 @@ def _json_404(message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=404)
 
 
-@require_GET
+@require_safe
 def download(request: HttpRequest, version_id: int) -> HttpResponse:
-    """Serve one file of a version the caller may see, and count it.
+    """Serve one file of a version the caller may see, and count it (GET only, not HEAD).
 
     Without `fileId` the primary file is sent. Local storage streams the file; S3 answers
     with a redirect to a presigned URL that names the file for the browser.
@@ -130,44 +139,73 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
     if version is None:
         return _json_404(f"No model version with id {version_id}")
     files = ModelFile.objects.filter(version=version)
-    file_id = request.GET.get("fileId", "")
-    if file_id:
-        if not file_id.isdigit():
-            return JsonResponse({"error": "fileId must be a number"}, status=400)
-        model_file = files.filter(pk=int(file_id)).first()
+    raw_file_id = request.GET.get("fileId", "")
+    if raw_file_id:
+        file_id = parse_id(raw_file_id)
+        if file_id is None:
+            return JsonResponse({"error": "fileId must be a positive whole number"}, status=400)
+        model_file = files.filter(pk=file_id).first()
     else:
         model_file = files.filter(is_primary=True).first() or files.order_by("id").first()
     if model_file is None:
         return _json_404(f"No file for model version {version_id}")
-    download_record(model_file=model_file)
-    if not isinstance(default_storage, FileSystemStorage):
-        url = default_storage.url(
-            model_file.file.name,
-            parameters={
-                "ResponseContentDisposition": content_disposition_header(True, model_file.name)
-            },
+
+    if isinstance(default_storage, FileSystemStorage):
+        try:
+            stream = model_file.file.open("rb")
+        except OSError:
+            log.exception("Stored file %s of ModelFile %s is missing", model_file.file.name,
+                          model_file.pk)  # fmt: skip
+            return JsonResponse({"error": "This file is not available right now."}, status=503)
+        response: HttpResponse = FileResponse(stream, as_attachment=True, filename=model_file.name)
+        response["Content-Type"] = "application/octet-stream"
+    else:
+        disposition = content_disposition_header(True, model_file.name)
+        response = HttpResponseRedirect(
+            default_storage.url(
+                model_file.file.name, parameters={"ResponseContentDisposition": disposition}
+            )
         )
-        return HttpResponseRedirect(url)
-    response = FileResponse(
-        model_file.file.open("rb"), as_attachment=True, filename=model_file.name
-    )
-    response["Content-Type"] = "application/octet-stream"
+    response["Cache-Control"] = "private, no-store"
+    if request.method == "GET":
+        download_record(model_file=model_file)
     return response
 
 
-# Only gallery images and thumbnails are public media; model files go through `download`.
-PUBLIC_MEDIA_PREFIXES = ("images/", "thumbs/")
-
-
-@require_GET
+@require_safe
 def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Serve gallery media from local storage (embedded mode; nginx does it in production)."""
+    """Serve a gallery image or thumbnail from local storage, to those who may see it.
+
+    Only paths that belong to a GalleryImage visible to the caller are served, so a draft's
+    or a blocked model's pictures are a 404 even to someone who kept their URL. Model files
+    are never served here: they go through `download`.
+    """
     path = posixpath.normpath(path).lstrip("/")
-    if not path.startswith(PUBLIC_MEDIA_PREFIXES) or ".." in path.split("/"):
+    if not isinstance(default_storage, FileSystemStorage) or ".." in path.split("/"):
         raise Http404
-    if not isinstance(default_storage, FileSystemStorage) or not default_storage.exists(path):
+    image = (
+        GalleryImage.objects.visible_to(request.user)
+        .filter(Q(image=path) | Q(thumbnail=path))
+        .select_related("version__model")
+        .first()
+    )
+    if image is None:
         raise Http404
+    is_owner = request.user.is_authenticated and image.version.model.owner_id == request.user.pk
+    if not (is_owner or request.user.is_staff) and image.nsfw_level & ~browsing_level_of(
+        request.user
+    ):
+        raise Http404
+    try:
+        stream = default_storage.open(path, "rb")
+    except OSError:
+        raise Http404 from None
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
-    response["Cache-Control"] = "public, max-age=86400"
+    response = FileResponse(stream, content_type=content_type)
+    public = (
+        image.version.status == Status.PUBLISHED
+        and image.version.model.status == Status.PUBLISHED
+        and image.nsfw_level == NsfwLevel.PG
+    )
+    response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
     return response
