@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
 from models_hub.formats.images import ImageRejected, process_upload
 from models_hub.models import BaseModel, License, ModelVersion
+from models_hub.params import parse_id
 from models_hub.services import ExternalParent
 from models_hub.validation import inspect_model_upload, license_permission_errors
 
@@ -120,6 +121,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         self.user = user
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
     def clean_tags(self) -> list[str]:
@@ -129,22 +131,29 @@ class UploadForm(forms.Form):
         return _split_words(self.cleaned_data["trained_words"])
 
     def clean_parent_version_ids(self) -> list[ModelVersion]:
-        ids: list[int] = []
+        """Version ids, links with ?version=N, or model links (their newest version)."""
+        visible = ModelVersion.objects.visible_to(self.user).select_related("model")
+        parents: list[ModelVersion] = []
         for token in _split_words(self.cleaned_data["parent_version_ids"]):
-            match = re.search(r"(\d+)/?$", token) or re.search(r"version=(\d+)", token)
-            if not match:
-                raise ValidationError(f"“{token[:60]}” is not a version id or a version link.")
-            ids.append(int(match.group(1)))
-        found = {
-            version.pk: version
-            for version in ModelVersion.objects.visible_to(self.user)
-            .filter(pk__in=ids)
-            .select_related("model")
-        }
-        missing = [str(pk) for pk in ids if pk not in found]
-        if missing:
-            raise ValidationError(f"No model version with id {', '.join(missing)} on this hub.")
-        return [found[pk] for pk in dict.fromkeys(ids)]
+            version_match = re.search(r"[?&]version=([^&#]+)", token)
+            model_match = re.search(r"/models/([^/?#]+)", token)
+            if version_match or token.isascii() and token.isdigit():
+                version_id = parse_id(version_match.group(1) if version_match else token)
+                parent = visible.filter(pk=version_id).first() if version_id else None
+            elif model_match:
+                model_id = parse_id(model_match.group(1))
+                parent = (
+                    visible.filter(model_id=model_id).order_by("-created_at", "-id").first()
+                    if model_id
+                    else None
+                )
+            else:
+                raise ValidationError(f"“{token[:60]}” is not a version id or a model link.")
+            if parent is None:
+                raise ValidationError(f"“{token[:60]}”: no such model version on this hub.")
+            if parent not in parents:
+                parents.append(parent)
+        return parents
 
     def clean_external_parents(self) -> list[ExternalParent]:
         parents = []
@@ -160,7 +169,7 @@ class UploadForm(forms.Form):
             if digest and not _SHA_LIKE.match(digest):
                 raise ValidationError(f"“{digest[:70]}” is not a SHA256 or AutoV2 hash.")
             if link:
-                forms.URLField(assume_scheme="https").clean(link)
+                forms.URLField(assume_scheme="https", max_length=500).clean(link)
             parents.append(ExternalParent(name=name, external_hash=digest, external_url=link))
         return parents
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import markdown as md
 import nh3
+from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
 ALLOWED_TAGS = {
@@ -22,6 +23,15 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+def _only_own_images(element: str, attribute: str, value: str) -> str | None:
+    """Images only from this site's gallery media. An outside image would tell another
+    server who reads the page; a relative one could point at an action such as a download."""
+    if element == "img" and attribute == "src":
+        prefixes = tuple(settings.MEDIA_URL + folder for folder in ("images/", "thumbs/"))
+        return value if value.startswith(prefixes) and ".." not in value else None
+    return value
+
+
 def render_markdown(text: str) -> SafeString:
     html = md.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
     cleaned = nh3.clean(
@@ -30,5 +40,6 @@ def render_markdown(text: str) -> SafeString:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer ugc",
+        attribute_filter=_only_own_images,
     )
     return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
@@ -87,7 +87,12 @@ def _search(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
 def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
     allowed = browsing_level_of(user)
     levels = (filters.nsfw_levels & allowed) or allowed
-    models = Model.objects.visible_to(user).within_levels(levels)
+    # The grid is the public catalogue plus one's own work; staff find hidden content in
+    # the admin and (later) the moderation queue, not mixed into browsing.
+    listed = Q(status=Status.PUBLISHED)
+    if user.is_authenticated:
+        listed |= Q(owner=user)
+    models = Model.objects.visible_to(user).filter(listed).within_levels(levels)
     if filters.types:
         models = models.filter(type__in=filters.types)
     if filters.base_models:
@@ -140,6 +145,23 @@ class ModelPage:
     parents: list[VersionParent]
     visible_parent_ids: set[int]
     is_owner: bool
+
+    @property
+    def permissions(self) -> list[tuple[bool, str]]:
+        """The license permissions as statements a person can check, in Civitai's terms."""
+        m = self.model
+        rank = CommercialUse.rank(m.allow_commercial_use)
+        return [
+            (m.allow_no_credit, "Use it without crediting the creator"),
+            (rank >= CommercialUse.rank(CommercialUse.IMAGE), "Sell images you generate with it"),
+            (
+                rank >= CommercialUse.rank(CommercialUse.RENT),
+                "Run it on services that generate images for money",
+            ),
+            (rank >= CommercialUse.rank(CommercialUse.SELL), "Sell this model or merges of it"),
+            (m.allow_derivatives, "Share merges or fine-tunes of it"),
+            (m.allow_different_license, "Give merges different permissions"),
+        ]
 
 
 def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:

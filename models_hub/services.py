@@ -325,6 +325,10 @@ def model_file_hash(*, file_id: int) -> None:
     except OSError as exc:
         _fail(model_file, "hash_status", "hash_error", f"Could not read the stored file: {exc}")
         raise
+    except Exception as exc:
+        # Never leave the row RUNNING: the claim would refuse every later delivery.
+        _fail(model_file, "hash_status", "hash_error", f"Hashing failed: {exc!r}")
+        raise
     for name in HASH_FIELDS:
         setattr(model_file, name, getattr(hashes, name))
     model_file.hash_status = JobStatus.DONE
@@ -346,6 +350,9 @@ def gallery_image_process(*, image_id: int) -> None:
         return
     except OSError as exc:
         _fail(image, "process_status", "process_error", f"Could not read the image: {exc}")
+        raise
+    except Exception as exc:
+        _fail(image, "process_status", "process_error", f"Processing failed: {exc!r}")
         raise
     image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
     image.process_status = JobStatus.DONE

@@ -67,7 +67,7 @@ def read_safetensors_summary(stream, size: int) -> Detected:
         raise UnrecognisedFormat("The safetensors header is longer than the file allows.")
     try:
         header = json.loads(stream.read(header_length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise UnrecognisedFormat("The safetensors header is not valid UTF-8 JSON.") from None
     if not isinstance(header, dict):
         raise UnrecognisedFormat("The safetensors header is not a JSON object.")
@@ -76,10 +76,17 @@ def read_safetensors_summary(stream, size: int) -> Detected:
     for name, info in header.items():
         if not isinstance(info, dict) or info.get("dtype") not in _DTYPE_BITS:
             raise UnrecognisedFormat(f"Tensor {name[:80]!r} has no known dtype.")
-        offsets = info.get("data_offsets") or [0, 0]
+        offsets = info.get("data_offsets")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(o) is int and o >= 0 for o in offsets)
+            or offsets[1] < offsets[0]
+        ):
+            raise UnrecognisedFormat(f"Tensor {name[:80]!r} has invalid data offsets.")
         precision = _PRECISION_OF_DTYPE.get(info["dtype"])
         if precision:
-            bits_by_precision[precision] += int(offsets[1]) - int(offsets[0])
+            bits_by_precision[precision] += offsets[1] - offsets[0]
     dominant = bits_by_precision.most_common(1)[0][0] if bits_by_precision else ""
     return Detected(
         format="SafeTensor",

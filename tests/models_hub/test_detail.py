@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -28,7 +30,10 @@ def test_detail_shows_versions_files_license_and_notice(client):
     assert "<strong>world</strong>" in html
     assert "v2-beta" in html and f"?version={second.pk}" in html
     assert "velvetstyle" in html and "dreamy" in html
-    assert "CC-BY-NC-4.0" in html and "No commercial use" in html
+    assert "CC-BY-NC-4.0" in html
+    assert re.search(r'<li class="no">.*Not allowed:</span> Sell images you generate', html)
+    assert re.search(r'<li class="no">.*Not allowed:</span> Use it without crediting', html)
+    assert re.search(r'<li class="yes">.*Allowed:</span> Share merges or fine-tunes', html)
     assert "Commercial use is at your own risk" in html
     assert "ABABABABAB" in html  # AutoV2 of the factory file, upper-cased
     html2 = client.get(model.get_absolute_url() + f"?version={second.pk}").content.decode()

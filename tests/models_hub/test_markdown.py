@@ -146,11 +146,25 @@ def test_mailto_link_is_kept():
     assert 'href="mailto:someone@example.com"' in html
 
 
-def test_https_image_is_kept():
-    html = render_markdown("![cat](https://example.com/cat.png)")
+def test_images_from_this_sites_gallery_are_kept():
+    html = render_markdown("![cat](/media/images/ab/cat.png)")
     (img,) = [attrs for tag, attrs in _tags(html) if tag == "img"]
-    assert img["src"] == "https://example.com/cat.png"
+    assert img["src"] == "/media/images/ab/cat.png"
     assert img["alt"] == "cat"
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example.com/pixel.png",  # tells another server who reads the page
+        "/api/download/models/1",  # would download (and count) a model for every reader
+        "/media/models/ab/secret.safetensors",
+        "/media/images/../models/ab/x.safetensors",
+    ],
+)
+def test_images_from_elsewhere_lose_their_source(src):
+    html = render_markdown(f"![x]({src})")
+    assert src not in html
 
 
 def test_tables_are_kept():

@@ -30,6 +30,12 @@ class Command(BaseCommand):
             ]
         )  # fmt: skip
         self.stdout.write(f"Background worker started (pid {worker.pid}).")
+
+        def stop(signum, frame) -> None:
+            raise SystemExit(0)
+
+        # `kill` (SIGTERM) must stop the worker too, not only Ctrl-C.
+        signal.signal(signal.SIGTERM, stop)
         try:
             call_command("runserver", options["addrport"], use_reloader=False)
         finally:

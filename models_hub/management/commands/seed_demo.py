@@ -19,7 +19,7 @@ from models_hub import services
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
 from models_hub.demo import make_image, make_safetensors
 from models_hub.formats.images import process_upload
-from models_hub.models import BaseModel, License, Model
+from models_hub.models import BaseModel, License, Model, ModelVersion
 
 # name, type, base model, license, commercial use, tags, trigger words, NSFW level
 DEMO_MODELS = [
@@ -216,7 +216,8 @@ class Command(BaseCommand):
                 description=(
                     f"## {name}\n\nA demo {mtype} made for trying the site. "
                     "Every image here was drawn by the seed command.\n\n"
-                    "* Works best at 768-1024 px\n* Try it with the trigger words below."
+                    "* Works best at 768-1024 px\n"
+                    + ("* Use the trigger words shown beside the download button." if words else "")
                 ),
                 tags=tags,
                 license=license,
@@ -242,8 +243,10 @@ class Command(BaseCommand):
                 images=images,
                 publish=True,
             )
+            downloads = rng.randint(10, 5000)
             Model.objects.filter(pk=version.model_id).update(
-                download_count=rng.randint(10, 5000), like_count=rng.randint(0, 800)
+                download_count=downloads, like_count=rng.randint(0, 800)
             )
+            ModelVersion.objects.filter(pk=version.pk).update(download_count=downloads)
             created.append(version.model)
         self.stdout.write(self.style.SUCCESS(f"Demo content: {len(created)} models created."))

@@ -1,0 +1,235 @@
+"""Regressions found in review: each test names the hole it keeps closed."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from django.contrib.admin.sites import site as admin_site
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from models_hub import services, tasks
+from models_hub.choices import JobStatus, NsfwLevel, Status
+from models_hub.demo import make_image, make_safetensors
+from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion
+from tests.factories import FileFactory, ImageFactory, VersionFactory, published_model
+from tests.models_hub.test_upload import form_data, stored_files
+
+pytestmark = pytest.mark.django_db
+
+# A protocol-2 pickle calling posix.system: built by hand, never loaded.
+EVIL_PICKLE = b"\x80\x02cposix\nsystem\nq\x00X\x0b\x00\x00\x00touch /tmp/xq\x01\x85q\x02Rq\x03."
+
+
+def test_pickle_upload_is_held_for_staff_not_published(
+    client_for, owner, staff, django_capture_on_commit_callbacks
+):
+    data = form_data(model_files=[SimpleUploadedFile("p.ckpt", EVIL_PICKLE)])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(owner).post("/upload/", data).status_code == 302
+    version = ModelVersion.objects.get()
+    assert version.status == Status.IN_REVIEW and version.model.status == Status.IN_REVIEW
+    assert "pickle" in version.hold_reason
+    assert client_for(None).get(f"/api/download/models/{version.pk}").status_code == 404
+    page = client_for(owner).get(version.model.get_absolute_url()).content.decode()
+    assert "Held for staff" in page
+
+    # Staff publish it from the admin after looking at it.
+    admin = admin_site._registry[ModelVersion]
+    request = client_for(staff).get("/admin/").wsgi_request
+    request._messages = type("M", (), {"add": lambda *a, **k: None})()
+    admin.publish_versions(request, ModelVersion.objects.filter(pk=version.pk))
+    version.refresh_from_db()
+    assert version.status == Status.PUBLISHED and version.hold_reason == ""
+
+
+@pytest.mark.parametrize("name", ["e.safetensors", "e.gguf", "e.onnx"])
+def test_content_that_contradicts_the_extension_is_rejected(client_for, owner, name, settings):
+    data = form_data(model_files=[SimpleUploadedFile(name, EVIL_PICKLE)])
+    response = client_for(owner).post("/upload/", data)
+    assert response.status_code == 400
+    assert "its content is PickleTensor" in str(response.context["form"].errors["model_files"])
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def _image_on_disk(settings, **kwargs) -> GalleryImage:
+    image = ImageFactory(**kwargs)
+    for name in (image.image.name, image.thumbnail.name):
+        path = settings.MEDIA_ROOT / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(make_image(seed=1, size=(8, 8)))
+    return image
+
+
+@pytest.mark.parametrize("person", ["anon", "owner", "stranger", "staff"])
+def test_draft_images_are_not_served_to_strangers(person, client_for, owner, stranger, staff,
+                                                  settings):  # fmt: skip
+    version = VersionFactory(model__owner=owner, model__status=Status.DRAFT)
+    image = _image_on_disk(settings, version=version)
+    user = {"anon": None, "owner": owner, "stranger": stranger, "staff": staff}[person]
+    for name in (image.image.name, image.thumbnail.name):
+        response = client_for(user).get(f"/media/{name}")
+        assert response.status_code == (200 if person in {"owner", "staff"} else 404)
+        if response.status_code == 200:
+            assert response["Cache-Control"] == "private, no-store"
+
+
+def test_published_pg_images_are_cacheable_and_mature_ones_need_the_level(client, settings):
+    version = published_model().versions.get()
+    safe = _image_on_disk(settings, version=version)
+    mature = _image_on_disk(settings, version=version, nsfw_level=NsfwLevel.R)
+    response = client.get(f"/media/{safe.thumbnail.name}")
+    assert response.status_code == 200 and "public" in response["Cache-Control"]
+    assert client.get(f"/media/{mature.thumbnail.name}").status_code == 404
+    assert client.get("/media/images/00/not-an-image-row.png").status_code == 404
+
+
+def test_a_broken_enqueue_after_commit_keeps_the_upload(
+    client_for, owner, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args) -> None:
+        raise PermissionError("queue folder not writable")
+
+    monkeypatch.setattr(tasks, "enqueue_version_processing", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(owner).post("/upload/", form_data())
+    assert response.status_code == 302
+    model_file = ModelFile.objects.get()
+    assert (settings.MEDIA_ROOT / model_file.file.name).exists()
+    assert model_file.hash_status == JobStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/?nsfw=²",
+        "/?nsfw=abc",
+        "/?page=-1",
+        "/?sort=x",
+        "/?base=" + "b" * 5000,
+        "/?q=" + "long " * 2000,
+        "/?type=Nope&type=",
+    ],
+)
+def test_odd_browse_parameters_are_not_errors(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_odd_ids_are_404_or_400_not_500(client):
+    version = published_model().versions.get()
+    model = version.model
+    assert client.get(model.get_absolute_url() + "?version=²").status_code == 404
+    assert client.get(model.get_absolute_url() + "?version=99999999999999999999").status_code == 404
+    for raw in ("²", "-1", "99999999999999999999", "0"):
+        response = client.get(f"/api/download/models/{version.pk}?fileId={raw}")
+        assert response.status_code == 400, raw
+
+
+def test_huge_parent_id_is_a_field_error(client_for, owner):
+    response = client_for(owner).post(
+        "/upload/", form_data(parent_version_ids="99999999999999999999999")
+    )
+    assert response.status_code == 400
+    assert "parent_version_ids" in response.context["form"].errors
+
+
+def _safetensors_with_header(header: object) -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + b"\0" * 16
+
+
+@pytest.mark.parametrize(
+    "offsets", [["a", "b"], 5, [1], [8, 0], [-8, 0], [0.5, 8], None, [True, 8]]
+)
+def test_bad_safetensors_offsets_are_rejected_not_500(client_for, owner, offsets):
+    content = _safetensors_with_header(
+        {"w": {"dtype": "F16", "shape": [8], "data_offsets": offsets}}
+    )
+    response = client_for(owner).post(
+        "/upload/", form_data(model_files=[SimpleUploadedFile("w.safetensors", content)])
+    )
+    assert response.status_code == 400
+    assert "model_files" in response.context["form"].errors
+
+
+def test_deeply_nested_safetensors_header_is_rejected(client_for, owner):
+    nested = b"{" + b'"a":[' * 50_000 + b"]" * 50_000 + b"}"
+    content = struct.pack("<Q", len(nested)) + nested
+    response = client_for(owner).post(
+        "/upload/", form_data(model_files=[SimpleUploadedFile("w.safetensors", content)])
+    )
+    assert response.status_code == 400
+
+
+def test_draft_trigger_words_are_not_searchable(client):
+    model = published_model(name="Public thing")
+    VersionFactory(model=model, status=Status.DRAFT, trained_words=["zqxsecretword"])
+    services.model_refresh_search_document(model=model)
+    assert "zqxsecretword" not in Model.objects.get(pk=model.pk).search_document
+    assert "Public thing" not in client.get("/?q=zqxsecretword").content.decode()
+
+
+def test_publishing_a_version_makes_its_trigger_words_searchable():
+    model = published_model(name="Thing")
+    draft = VersionFactory(model=model, status=Status.IN_REVIEW, trained_words=["newword"])
+    services.version_publish(version=draft)
+    assert "newword" in Model.objects.get(pk=model.pk).search_document
+
+
+def test_head_and_failed_downloads_are_not_counted(client, settings):
+    version = published_model().versions.get()
+    model_file = version.files.get()  # its bytes were never stored
+    assert client.get(f"/api/download/models/{version.pk}").status_code == 503
+    path = settings.MEDIA_ROOT / model_file.file.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"w")
+    assert client.head(f"/api/download/models/{version.pk}").status_code == 200
+    assert ModelFile.objects.get(pk=model_file.pk).download_count == 0
+    assert Model.objects.get(pk=version.model_id).download_count == 0
+
+
+def test_parent_given_as_a_model_link_resolves_to_that_models_newest_version(client_for, owner,
+        django_capture_on_commit_callbacks):  # fmt: skip
+    other = published_model(name="Retro Poster Mix")
+    older = other.versions.get()
+    newer = VersionFactory(model=other, name="v2")
+    # The slug ends with digits: they must not be read as a version id.
+    link = f"https://hub.example/models/{other.pk}/retro-poster-mix-v{older.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(owner).post("/upload/", form_data(parent_version_ids=link))
+    assert response.status_code == 302
+    child = ModelVersion.objects.get(model__name="Velvet Dreams")
+    assert [p.parent_version_id for p in child.parents.all()] == [newer.pk]
+
+
+def test_overlong_external_parent_link_is_a_field_error(client_for, owner):
+    link = "https://example.org/" + "a" * 600
+    response = client_for(owner).post("/upload/", form_data(external_parents=f"Mix | | {link}"))
+    assert response.status_code == 400
+    assert "external_parents" in response.context["form"].errors
+
+
+def test_an_unexpected_failure_never_leaves_a_job_running(monkeypatch):
+    version = VersionFactory(status=Status.IN_REVIEW, publish_requested=True)
+    model_file = FileFactory(version=version, hash_status=JobStatus.PENDING)
+    model_file.file.save("upload", ContentFile(make_safetensors(seed=1)))
+
+    def boom(*args, **kwargs):
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(services, "hash_stream", boom)
+    with pytest.raises(ValueError):
+        tasks.hash_model_file(model_file.pk)
+    model_file.refresh_from_db()
+    assert model_file.hash_status == JobStatus.ERROR and "unexpected" in model_file.hash_error
+
+
+def test_old_slugs_redirect_to_the_current_address(client):
+    model = published_model(name="Velvet Dreams")
+    version = model.versions.get()
+    response = client.get(f"/models/{model.pk}/old-name/?version={version.pk}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/models/{model.pk}/velvet-dreams/?version={version.pk}"
+    assert client.get(f"/models/{model.pk}/").status_code == 302
