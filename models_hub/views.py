@@ -10,7 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Count, Q
 from django.http import (
     FileResponse,
     Http404,
@@ -32,6 +33,8 @@ from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
 
 PAGE_SIZE = 24
+# Only PostgreSQL ranks search results; elsewhere "relevance" would quietly mean "newest".
+RANKED_SEARCH = connection.vendor == "postgresql"
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +52,11 @@ def browse(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "model_types": ModelType.choices,
             "base_models": BaseModel.objects.all(),
-            "popular_tags": Tag.objects.order_by("name")[:40],
+            "popular_tags": Tag.objects.annotate(
+                published=Count("models", filter=Q(models__status=Status.PUBLISHED))
+            )
+            .filter(published__gt=0)
+            .order_by("-published", "name")[:40],
             "commercial_choices": [c for c in CommercialUse if c != CommercialUse.NONE],
             "nsfw_choices": [level for level in NsfwLevel.viewable() if level & allowed],
             "selected_levels": [lvl.value for lvl in NsfwLevel if filters.nsfw_levels & lvl],
@@ -58,7 +65,7 @@ def browse(request: HttpRequest) -> HttpResponse:
                 ("downloads", "Most downloaded"),
                 ("likes", "Most liked"),
             ]
-            + ([("relevance", "Relevance")] if filters.query else []),
+            + ([("relevance", "Relevance")] if filters.query and RANKED_SEARCH else []),
         },
     )
 
