@@ -6,24 +6,13 @@ opcode scanner) run after it. Content that matches no known format is rejected.
 
 from __future__ import annotations
 
-import json
 import struct
-from collections import Counter
 from dataclasses import dataclass, field
 
-SAFETENSORS_HEADER_CAP = 100 * 1024 * 1024
-SNIFF_BYTES = 64
+from models_hub.formats import safetensors
 
-# Bits per element for the dtypes safetensors defines.
-_DTYPE_BITS = {
-    "F64": 64, "F32": 32, "F16": 16, "BF16": 16, "F8_E4M3": 8, "F8_E5M2": 8,
-    "I64": 64, "I32": 32, "I16": 16, "I8": 8, "U64": 64, "U32": 32, "U16": 16, "U8": 8,
-    "BOOL": 8,
-}  # fmt: skip
-_PRECISION_OF_DTYPE = {
-    "F32": "fp32", "F16": "fp16", "BF16": "bf16", "F8_E4M3": "fp8", "F8_E5M2": "fp8",
-    "F64": "other",
-}  # fmt: skip
+SAFETENSORS_HEADER_CAP = safetensors.HEADER_CAP
+SNIFF_BYTES = 64
 
 
 class UnrecognisedFormat(ValueError):
@@ -36,6 +25,7 @@ class Detected:
     precision: str = ""
     tensor_count: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    parents: list[safetensors.ParentRef] = field(default_factory=list)
 
 
 def sniff(head: bytes, size: int) -> str:
@@ -60,41 +50,17 @@ def sniff(head: bytes, size: int) -> str:
 
 
 def read_safetensors_summary(stream, size: int) -> Detected:
-    """The dominant precision, tensor count and metadata from a safetensors header."""
-    stream.seek(0)
-    (header_length,) = struct.unpack("<Q", stream.read(8))
-    if header_length > min(size - 8, SAFETENSORS_HEADER_CAP):
-        raise UnrecognisedFormat("The safetensors header is longer than the file allows.")
+    """Precision, tensor count, metadata and named parents from a strictly checked header."""
     try:
-        header = json.loads(stream.read(header_length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise UnrecognisedFormat("The safetensors header is not valid UTF-8 JSON.") from None
-    if not isinstance(header, dict):
-        raise UnrecognisedFormat("The safetensors header is not a JSON object.")
-    metadata = header.pop("__metadata__", None) or {}
-    bits_by_precision: Counter[str] = Counter()
-    for name, info in header.items():
-        if not isinstance(info, dict) or info.get("dtype") not in _DTYPE_BITS:
-            raise UnrecognisedFormat(f"Tensor {name[:80]!r} has no known dtype.")
-        offsets = info.get("data_offsets")
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(type(o) is int and o >= 0 for o in offsets)
-            or offsets[1] < offsets[0]
-        ):
-            raise UnrecognisedFormat(f"Tensor {name[:80]!r} has invalid data offsets.")
-        precision = _PRECISION_OF_DTYPE.get(info["dtype"])
-        if precision:
-            bits_by_precision[precision] += offsets[1] - offsets[0]
-    dominant = bits_by_precision.most_common(1)[0][0] if bits_by_precision else ""
+        info = safetensors.read_header(stream, size)
+    except safetensors.SafetensorsError as exc:
+        raise UnrecognisedFormat(str(exc)) from None
     return Detected(
         format="SafeTensor",
-        precision=dominant,
-        tensor_count=len(header),
-        metadata={str(k): str(v) for k, v in metadata.items()}
-        if isinstance(metadata, dict)
-        else {},
+        precision=info.precision,
+        tensor_count=info.tensor_count,
+        metadata=info.metadata,
+        parents=info.parents,
     )
 
 
