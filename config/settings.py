@@ -187,6 +187,7 @@ CELERY_TASK_TIME_LIMIT = 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "models_hub.hash_model_file": {"queue": "scan"},
+    "models_hub.scan_model_file": {"queue": "scan"},
     "models_hub.process_gallery_image": {"queue": "images"},
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -94,6 +94,16 @@ class Precision(models.TextChoices):
     UNKNOWN = "", "unknown"
 
 
+class ScanResult(models.TextChoices):
+    """A file's safety scan, with Civitai's names for the outcomes (pickleScanResult)."""
+
+    PENDING = "Pending", "Pending"
+    RUNNING = "Running", "Running"
+    SUCCESS = "Success", "Success"
+    DANGER = "Danger", "Danger"
+    ERROR = "Error", "Error"
+
+
 class JobStatus(models.TextChoices):
     """Where background work on a row stands; the row is the record, not the broker."""
 

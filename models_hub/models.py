@@ -18,6 +18,7 @@ from models_hub.choices import (
     ModelType,
     NsfwLevel,
     Precision,
+    ScanResult,
     Status,
 )
 from models_hub.querysets import (
@@ -261,6 +262,19 @@ class ModelFile(models.Model):
     )
     hash_error = models.TextField(blank=True)
 
+    # Safety: pickles are scanned by a worker; other formats are checked at upload.
+    scan_result = models.CharField(
+        max_length=8, choices=ScanResult.choices, default=ScanResult.PENDING, db_index=True
+    )
+    scan_message = models.TextField(blank=True)
+    scan_globals = models.JSONField(default=list, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    # What the file says about itself: tensor count, its metadata (values capped), and the
+    # models its metadata names as parents (for the license check).
+    tensor_count = models.PositiveIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    named_parents = models.JSONField(default=list, blank=True)
+
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -277,6 +291,10 @@ class ModelFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.scan_result == ScanResult.DANGER
 
     @property
     def hashes(self) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -14,9 +14,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, Status
+from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
+from models_hub.formats.detect import Detected
 from models_hub.formats.hashing import hash_stream
 from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
+from models_hub.formats.pickles import describe as describe_scan
+from models_hub.formats.pickles import scan_model_stream
 from models_hub.models import (
     BaseModel,
     GalleryImage,
@@ -42,10 +45,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_TAGS = 20
-PICKLE_HOLD_REASON = (
-    "Held for staff: files in the pickle format (.ckpt, .pt) can run code when loaded, so a "
-    "moderator checks them before they are published. Upload a .safetensors file to be "
-    "published without waiting."
+NO_CODE_MESSAGES = {
+    FileFormat.SAFETENSOR: "Safetensors: header checked in full; the format cannot carry code.",
+    FileFormat.GGUF: "GGUF: the format cannot carry code.",
+    FileFormat.ONNX: "ONNX: the format cannot carry Python code.",
+    FileFormat.OTHER: "Text config file.",
+}
+QUARANTINE_REASON = (
+    "Blocked: {name} was quarantined because it would run code when loaded ({found}). "
+    "It can never be downloaded. Upload the model as .safetensors instead."
+)
+SCAN_ERROR_REASON = (
+    "Held for staff: {name} could not be checked ({found}). A moderator will look at it."
 )
 HASH_FIELDS = ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")
 
@@ -92,8 +103,7 @@ class _StoredModelFile:
     key: str
     display_name: str
     size: int
-    format: str
-    precision: str
+    detected: Detected
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,7 @@ def _store_model_files(uploads: list[UploadedFile], stored: list[str]) -> list[_
                 key=key,
                 display_name=normalise_display_name(uploaded.name, fallback=f"file-{index + 1}"),
                 size=uploaded.size,
-                format=detected.format,
-                precision=detected.precision,
+                detected=detected,
             )
         )
     return result
@@ -210,17 +219,28 @@ def _write_rows(
         row.full_clean()
         row.save()
 
-    first_model_file = next((f for f in files if f.format != "Other"), None)
+    first_model_file = next((f for f in files if f.detected.format != "Other"), None)
+    now = timezone.now()
     for stored_file in files:
+        detected = stored_file.detected
+        needs_scan = detected.format == FileFormat.PICKLETENSOR
         ModelFile.objects.create(
             version=version,
             file=stored_file.key,
             name=stored_file.display_name,
             size_bytes=stored_file.size,
-            format=stored_file.format,
-            file_type=FileType.CONFIG if stored_file.format == "Other" else FileType.MODEL,
-            precision=stored_file.precision,
+            format=detected.format,
+            file_type=FileType.CONFIG if detected.format == "Other" else FileType.MODEL,
+            precision=detected.precision,
             is_primary=stored_file is first_model_file,
+            tensor_count=detected.tensor_count,
+            metadata=detected.metadata,
+            named_parents=[asdict(parent) for parent in detected.parents],
+            # Formats that cannot carry code are checked in full at upload (the header
+            # reader for safetensors); pickles wait for the scan worker.
+            scan_result=ScanResult.PENDING if needs_scan else ScanResult.SUCCESS,
+            scan_message="" if needs_scan else NO_CODE_MESSAGES.get(detected.format, ""),
+            scanned_at=None if needs_scan else now,
         )
     for position, stored_image in enumerate(images):
         GalleryImage.objects.create(
@@ -334,6 +354,53 @@ def model_file_hash(*, file_id: int) -> None:
     model_file.hash_status = JobStatus.DONE
     model_file.hash_error = ""
     model_file.save(update_fields=[*HASH_FIELDS, "hash_status", "hash_error"])
+    if model_file.scan_result == ScanResult.PENDING:
+        # Scanned after hashing, so that a file already scanned under the same SHA256
+        # reuses that result instead of being scanned again.
+        from models_hub import tasks
+
+        transaction.on_commit(lambda: tasks.enqueue_scan(file_id), robust=True)
+    version_publish_if_ready(version_id=model_file.version_id)
+
+
+def model_file_scan(*, file_id: int) -> None:
+    """Scan a pickle-bearing file (our scanner and picklescan); quarantine it on Danger."""
+    claimed = ModelFile.objects.filter(pk=file_id, scan_result=ScanResult.PENDING).update(
+        scan_result=ScanResult.RUNNING
+    )
+    if not claimed:
+        return
+    model_file = ModelFile.objects.get(pk=file_id)
+    earlier = (
+        ModelFile.objects.filter(
+            sha256=model_file.sha256,
+            scan_result__in=[ScanResult.SUCCESS, ScanResult.DANGER, ScanResult.ERROR],
+        )
+        .exclude(pk=file_id)
+        .exclude(sha256="")
+        .order_by("scanned_at")
+        .first()
+    )
+    if earlier is not None:
+        status, message, found = earlier.scan_result, earlier.scan_message, earlier.scan_globals
+        message = (
+            f"{message} (same content as file {earlier.pk}, scanned {earlier.scanned_at:%Y-%m-%d})"
+        )
+    else:
+        try:
+            with model_file.file.open("rb") as stream:
+                result = scan_model_stream(stream, label=model_file.name)
+        except Exception as exc:
+            model_file.scan_result = ScanResult.PENDING  # a storage hiccup: try again later
+            model_file.save(update_fields=["scan_result"])
+            raise exc
+        status, message = result.status, describe_scan(result)
+        found = sorted(result.dangerous if result.status == ScanResult.DANGER else result.globals)
+    model_file.scan_result = status
+    model_file.scan_message = message[:2000]
+    model_file.scan_globals = list(found)[:200]
+    model_file.scanned_at = timezone.now()
+    model_file.save(update_fields=["scan_result", "scan_message", "scan_globals", "scanned_at"])
     version_publish_if_ready(version_id=model_file.version_id)
 
 
@@ -371,15 +438,28 @@ def version_publish_if_ready(*, version_id: int) -> bool:
         )
         if version is None:
             return False
-        if version.files.exclude(hash_status=JobStatus.DONE).exists():
+        files = list(version.files.all())
+        dangerous = next((f for f in files if f.scan_result == ScanResult.DANGER), None)
+        if dangerous is not None:
+            version.status = Status.BLOCKED
+            version.publish_requested = False
+            version.hold_reason = QUARANTINE_REASON.format(
+                name=dangerous.name, found=", ".join(dangerous.scan_globals[:5]) or "see scan"
+            )
+            version.save(update_fields=["status", "publish_requested", "hold_reason"])
+            return False
+        if any(f.hash_status != JobStatus.DONE for f in files):
             return False
         if version.images.exclude(process_status=JobStatus.DONE).exists():
             return False
-        if version.files.filter(format=FileFormat.PICKLETENSOR).exists():
-            # Pickles can run code when loaded. Until the file-safety scan exists they wait
-            # for staff, who publish from the admin after looking at them.
-            version.hold_reason = PICKLE_HOLD_REASON
+        unchecked = next((f for f in files if f.scan_result == ScanResult.ERROR), None)
+        if unchecked is not None:
+            version.hold_reason = SCAN_ERROR_REASON.format(
+                name=unchecked.name, found=unchecked.scan_message[:200]
+            )
             version.save(update_fields=["hold_reason"])
+            return False
+        if any(f.scan_result != ScanResult.SUCCESS for f in files):
             return False
         version_publish(version=version)
         return True
@@ -387,7 +467,12 @@ def version_publish_if_ready(*, version_id: int) -> bool:
 
 @transaction.atomic
 def version_publish(*, version: ModelVersion) -> ModelVersion:
-    """Make a version (and its model, on first publication) public."""
+    """Make a version (and its model, on first publication) public.
+
+    Refused while any of its files is quarantined: those are never served to anyone.
+    """
+    if version.files.filter(scan_result=ScanResult.DANGER).exists():
+        raise ValidationError("A quarantined file can never be published.")
     now = timezone.now()
     version.status = Status.PUBLISHED
     version.published_at = version.published_at or now

@@ -22,6 +22,18 @@ def process_gallery_image(image_id: int) -> None:
     services.gallery_image_process(image_id=image_id)
 
 
+@shared_task(name="models_hub.scan_model_file", acks_late=True)
+def scan_model_file(file_id: int) -> None:
+    services.model_file_scan(file_id=file_id)
+
+
+def enqueue_scan(file_id: int) -> None:
+    try:
+        scan_model_file.delay(file_id)
+    except OperationalError:
+        log.exception("Could not enqueue the scan of file %s", file_id)
+
+
 def enqueue_version_processing(file_ids: list[int], image_ids: list[int]) -> None:
     """Queue the work for a new version. Called after commit.
 

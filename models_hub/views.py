@@ -156,6 +156,12 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
         model_file = files.filter(is_primary=True).first() or files.order_by("id").first()
     if model_file is None:
         return _json_404(f"No file for model version {version_id}")
+    if model_file.is_quarantined:
+        return JsonResponse(
+            {"error": f"This file is quarantined and can never be downloaded: "
+                      f"{model_file.scan_message}"},
+            status=403,
+        )  # fmt: skip
 
     if isinstance(default_storage, FileSystemStorage):
         try:

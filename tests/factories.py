@@ -74,6 +74,7 @@ class FileFactory(factory.django.DjangoModelFactory):
     format = FileFormat.SAFETENSOR
     is_primary = True
     hash_status = JobStatus.DONE
+    scan_result = "Success"
     sha256 = "ab" * 32
     autov2 = "ababababab"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import json
+import pickle
 import struct
 
 import pytest
-from django.contrib.admin.sites import site as admin_site
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -20,29 +22,64 @@ from tests.models_hub.test_upload import form_data, stored_files
 pytestmark = pytest.mark.django_db
 
 # A protocol-2 pickle calling posix.system: built by hand, never loaded.
-EVIL_PICKLE = b"\x80\x02cposix\nsystem\nq\x00X\x0b\x00\x00\x00touch /tmp/xq\x01\x85q\x02Rq\x03."
+EVIL_PICKLE = b"\x80\x02cposix\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."
 
 
-def test_pickle_upload_is_held_for_staff_not_published(
-    client_for, owner, staff, django_capture_on_commit_callbacks
+def test_dangerous_pickle_is_quarantined_and_its_version_blocked(
+    client_for, owner, staff, django_capture_on_commit_callbacks, tmp_path
 ):
-    data = form_data(model_files=[SimpleUploadedFile("p.ckpt", EVIL_PICKLE)])
+    canary = tmp_path / "canary"
+    payload = f"touch {canary}".encode()
+    evil = (
+        b"\x80\x02cposix\nsystem\nq\x00X" + struct.pack("<I", len(payload)) + payload
+        + b"q\x01\x85q\x02Rq\x03."
+    )  # fmt: skip
+    data = form_data(model_files=[SimpleUploadedFile("p.ckpt", evil)])
     with django_capture_on_commit_callbacks(execute=True):
         assert client_for(owner).post("/upload/", data).status_code == 302
     version = ModelVersion.objects.get()
-    assert version.status == Status.IN_REVIEW and version.model.status == Status.IN_REVIEW
-    assert "pickle" in version.hold_reason
+    model_file = version.files.get()
+    assert model_file.scan_result == "Danger" and "posix.system" in model_file.scan_globals
+    assert version.status == Status.BLOCKED and "quarantined" in version.hold_reason
     assert client_for(None).get(f"/api/download/models/{version.pk}").status_code == 404
+    for user in (owner, staff):
+        response = client_for(user).get(f"/api/download/models/{version.pk}")
+        assert response.status_code == 403 and "quarantined" in response.json()["error"]
     page = client_for(owner).get(version.model.get_absolute_url()).content.decode()
-    assert "Held for staff" in page
+    assert "quarantined" in page and "posix.system" in page
+    with pytest.raises(ValidationError):
+        services.version_publish(version=version)
+    assert not canary.exists()  # nothing ever loaded the pickle
 
-    # Staff publish it from the admin after looking at it.
-    admin = admin_site._registry[ModelVersion]
-    request = client_for(staff).get("/admin/").wsgi_request
-    request._messages = type("M", (), {"add": lambda *a, **k: None})()
-    admin.publish_versions(request, ModelVersion.objects.filter(pk=version.pk))
-    version.refresh_from_db()
-    assert version.status == Status.PUBLISHED and version.hold_reason == ""
+
+def test_benign_pickle_is_scanned_and_published(client_for, owner,
+                                                django_capture_on_commit_callbacks):  # fmt: skip
+    benign = pickle.dumps(collections.OrderedDict(weight=[1.0, 2.0]), protocol=2)
+    data = form_data(model_files=[SimpleUploadedFile("ok.ckpt", benign)])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert client_for(owner).post("/upload/", data).status_code == 302
+    assert len(callbacks) >= 2  # processing, then the scan queued by the hash task
+    model_file = ModelFile.objects.get()
+    assert model_file.scan_result == "Success" and model_file.scanned_at is not None
+    assert model_file.version.status == Status.PUBLISHED
+
+
+def test_same_content_reuses_the_earlier_scan(monkeypatch):
+    first = FileFactory(scan_result="Danger", scan_message="Imports code: posix.system",
+                        scan_globals=["posix.system"], sha256="cd" * 32)  # fmt: skip
+    first.scanned_at = first.created_at
+    first.save()
+    second = FileFactory(scan_result="Pending", sha256="cd" * 32, format="PickleTensor")
+
+    def must_not_scan(*args, **kwargs):
+        raise AssertionError("scanned again")
+
+    monkeypatch.setattr(services, "scan_model_stream", must_not_scan)
+    tasks.scan_model_file(second.pk)
+    second.refresh_from_db()
+    assert (
+        second.scan_result == "Danger" and f"same content as file {first.pk}" in second.scan_message
+    )
 
 
 @pytest.mark.parametrize("name", ["e.safetensors", "e.gguf", "e.onnx"])
