@@ -141,6 +141,9 @@ HUB_MAX_MODEL_FILES = env_int("HUB_MAX_MODEL_FILES", 10)
 HUB_MAX_GALLERY_IMAGES = env_int("HUB_MAX_GALLERY_IMAGES", 20)
 HUB_MAX_IMAGE_PIXELS = env_int("HUB_MAX_IMAGE_PIXELS", 40_000_000)
 HUB_MAX_IMAGE_BYTES = env_int("HUB_MAX_IMAGE_BYTES", 30 * 1024 * 1024)
+# With local storage behind nginx: the internal location that maps to MEDIA_ROOT (e.g.
+# "/protected/"), so nginx sends model files itself. Empty: Django streams them.
+HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")
 
 # --- Cache and Celery ------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

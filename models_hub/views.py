@@ -6,6 +6,7 @@ import logging
 import mimetypes
 import posixpath
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
@@ -19,6 +20,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
@@ -29,6 +31,7 @@ from models_hub.forms import UploadForm, VersionUploadForm
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
+from models_hub.ranges import Unsatisfiable, iter_span, parse_range
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
 
@@ -163,15 +166,22 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
             status=403,
         )  # fmt: skip
 
-    if isinstance(default_storage, FileSystemStorage):
+    counted = request.method == "GET"
+    if settings.HUB_DOWNLOAD_ACCEL_PREFIX and isinstance(default_storage, FileSystemStorage):
+        # nginx sends the bytes (and answers Range itself) from an internal location.
+        response: HttpResponse = HttpResponse(content_type="application/octet-stream")
+        response["X-Accel-Redirect"] = settings.HUB_DOWNLOAD_ACCEL_PREFIX + model_file.file.name
+        response["Content-Disposition"] = content_disposition_header(True, model_file.name)
+        counted = counted and request.headers.get("Range", "bytes=0-").startswith("bytes=0-")
+    elif isinstance(default_storage, FileSystemStorage):
         try:
             stream = model_file.file.open("rb")
         except OSError:
             log.exception("Stored file %s of ModelFile %s is missing", model_file.file.name,
                           model_file.pk)  # fmt: skip
             return JsonResponse({"error": "This file is not available right now."}, status=503)
-        response: HttpResponse = FileResponse(stream, as_attachment=True, filename=model_file.name)
-        response["Content-Type"] = "application/octet-stream"
+        response, first_part = _ranged_file_response(request, stream, model_file)
+        counted = counted and first_part
     else:
         disposition = content_disposition_header(True, model_file.name)
         response = HttpResponseRedirect(
@@ -180,9 +190,45 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
             )
         )
     response["Cache-Control"] = "private, no-store"
-    if request.method == "GET":
+    if counted:
         download_record(model_file=model_file)
     return response
+
+
+def _ranged_file_response(
+    request: HttpRequest, stream, model_file: ModelFile
+) -> tuple[HttpResponse, bool]:
+    """The whole file (200) or the one range asked for (206); 416 past the end.
+
+    Returns the response and whether it counts as a download: a resumed transfer (a range
+    that does not start at byte 0) is the same download continuing.
+    """
+    size = model_file.size_bytes
+    etag = f'"{model_file.sha256}"' if model_file.sha256 else f'"{model_file.pk}-{size}"'
+    wanted = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    if if_range and if_range != etag:
+        wanted = None  # the file changed since the client's first part: start over
+    try:
+        span = parse_range(wanted, size)
+    except Unsatisfiable:
+        stream.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response, False
+    start, end = span if span else (0, size - 1)
+    body = iter_span(stream, start, end) if request.method == "GET" else iter(())
+    if request.method != "GET":
+        stream.close()
+    response = StreamingHttpResponse(body, status=206 if span else 200,
+                                     content_type="application/octet-stream")  # fmt: skip
+    response["Content-Length"] = str(end - start + 1 if size else 0)
+    if span:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
+    response["Content-Disposition"] = content_disposition_header(True, model_file.name)
+    return response, start == 0
 
 
 @require_safe

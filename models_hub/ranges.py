@@ -1,0 +1,55 @@
+"""HTTP Range requests for downloads, so `curl -C -`, `wget -c` and aria2 can resume."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 1024 * 1024
+
+
+class Unsatisfiable(ValueError):
+    """The range asks for bytes the file does not have (answer 416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span one `Range` header asks for, or None to send the whole file.
+
+    Only a single range is honoured; several ranges, or a header we cannot read, get the
+    whole file, which RFC 9110 allows a server to do.
+    """
+    if not header:
+        return None
+    match = _SINGLE_RANGE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # a suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise Unsatisfiable
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise Unsatisfiable
+    return start, end
+
+
+def iter_span(stream: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """The bytes from `start` to `end` inclusive, in chunks; closes the stream at the end."""
+    try:
+        stream.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    finally:
+        stream.close()
