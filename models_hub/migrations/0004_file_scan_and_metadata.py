@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def mark_code_free_formats_checked(apps, schema_editor):
+    """Files uploaded before scanning existed: formats that cannot carry code are fine;
+    pickles stay Pending for the scan worker."""
+    ModelFile = apps.get_model("models_hub", "ModelFile")
+    ModelFile.objects.exclude(format="PickleTensor").update(scan_result="Success")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("models_hub", "0003_version_hold_reason"),
@@ -55,4 +62,5 @@ class Migration(migrations.Migration):
             name="tensor_count",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
+        migrations.RunPython(mark_code_free_formats_checked, migrations.RunPython.noop),
     ]
