@@ -141,6 +141,10 @@ HUB_MAX_MODEL_FILES = env_int("HUB_MAX_MODEL_FILES", 10)
 HUB_MAX_GALLERY_IMAGES = env_int("HUB_MAX_GALLERY_IMAGES", 20)
 HUB_MAX_IMAGE_PIXELS = env_int("HUB_MAX_IMAGE_PIXELS", 40_000_000)
 HUB_MAX_IMAGE_BYTES = env_int("HUB_MAX_IMAGE_BYTES", 30 * 1024 * 1024)
+# Resumable uploads: where their parts collect, the largest file and the largest chunk.
+HUB_UPLOAD_DIR = Path(env_str("HUB_UPLOAD_DIR", str(VAR_DIR / "uploads")))
+HUB_MAX_UPLOAD_BYTES = env_int("HUB_MAX_UPLOAD_BYTES", 50 * 1024**3)
+HUB_UPLOAD_CHUNK_BYTES = env_int("HUB_UPLOAD_CHUNK_BYTES", 64 * 1024**2)
 # With local storage behind nginx: the internal location that maps to MEDIA_ROOT (e.g.
 # "/protected/"), so nginx sends model files itself. Empty: Django streams them.
 HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")

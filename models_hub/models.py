@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -307,6 +308,46 @@ class ModelFile(models.Model):
             "BLAKE3": self.blake3,
         }
         return {name: value.upper() for name, value in pairs.items() if value}
+
+
+class ResumableUpload(models.Model):
+    """A model file arriving in chunks. The bytes collect in a temp file under
+    HUB_UPLOAD_DIR; `received` only moves once a whole chunk is on disk."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Receiving"
+        COMPLETE = "complete", "Complete"
+        USED = "used", "Attached to a version"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resumable_uploads"
+    )
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    expected_sha256 = models.CharField(max_length=64, blank=True)
+    received = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    error = models.TextField(blank=True)
+    # Filled when complete: what the content is and every hash, computed in one pass.
+    format = models.CharField(max_length=16, blank=True)
+    hashes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="upload_not_empty"),
+            models.CheckConstraint(condition=Q(received__lte=F("size")), name="upload_within_size"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.received}/{self.size})"
+
+    @property
+    def temp_path(self) -> Path:
+        return Path(settings.HUB_UPLOAD_DIR) / f"{self.pk}.part"
 
 
 class GalleryImage(models.Model):

@@ -104,6 +104,7 @@ class _StoredModelFile:
     display_name: str
     size: int
     detected: Detected
+    hashes: dict[str, str] | None  # known already when a resumable upload computed them
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def _store_model_files(uploads: list[UploadedFile], stored: list[str]) -> list[_
                 display_name=normalise_display_name(uploaded.name, fallback=f"file-{index + 1}"),
                 size=uploaded.size,
                 detected=detected,
+                hashes=getattr(uploaded, "known_hashes", None),
             )
         )
     return result
@@ -241,6 +243,7 @@ def _write_rows(
             scan_result=ScanResult.PENDING if needs_scan else ScanResult.SUCCESS,
             scan_message="" if needs_scan else NO_CODE_MESSAGES.get(detected.format, ""),
             scanned_at=None if needs_scan else now,
+            **({**stored_file.hashes, "hash_status": JobStatus.DONE} if stored_file.hashes else {}),
         )
     for position, stored_image in enumerate(images):
         GalleryImage.objects.create(
@@ -257,11 +260,22 @@ def _write_rows(
     # problem after the commit is logged, never turned into a failed upload.
     from models_hub import tasks
 
-    file_ids = list(version.files.values_list("id", flat=True))
+    files_to_hash = list(
+        version.files.filter(hash_status=JobStatus.PENDING).values_list("id", flat=True)
+    )
+    # Files that arrived hashed go straight to the scan (when they need one).
+    files_to_scan = list(
+        version.files.filter(
+            hash_status=JobStatus.DONE, scan_result=ScanResult.PENDING
+        ).values_list("id", flat=True)
+    )
     image_ids = list(version.images.values_list("id", flat=True))
     transaction.on_commit(
-        lambda: tasks.enqueue_version_processing(file_ids, image_ids), robust=True
+        lambda: tasks.enqueue_version_processing(files_to_hash, image_ids, files_to_scan),
+        robust=True,
     )
+    if not (files_to_hash or files_to_scan or image_ids):
+        transaction.on_commit(lambda: version_publish_if_ready(version_id=version.pk), robust=True)
     return version
 
 

@@ -34,7 +34,9 @@ def enqueue_scan(file_id: int) -> None:
         log.exception("Could not enqueue the scan of file %s", file_id)
 
 
-def enqueue_version_processing(file_ids: list[int], image_ids: list[int]) -> None:
+def enqueue_version_processing(
+    file_ids: list[int], image_ids: list[int], scan_ids: list[int] = ()
+) -> None:
     """Queue the work for a new version. Called after commit.
 
     A broker that is down must not fail the upload: the rows stay PENDING and are picked
@@ -45,5 +47,7 @@ def enqueue_version_processing(file_ids: list[int], image_ids: list[int]) -> Non
             hash_model_file.delay(file_id)
         for image_id in image_ids:
             process_gallery_image.delay(image_id)
+        for file_id in scan_ids:
+            scan_model_file.delay(file_id)
     except OperationalError:
         log.exception("Could not enqueue processing for files %s images %s", file_ids, image_ids)

@@ -1,0 +1,202 @@
+"""Resumable uploads of model files: create, write chunks in order, complete.
+
+A client that loses its connection asks for the offset and sends the rest. Completing
+reads the assembled file once, computing all six hashes and recognising the format in the
+same pass; the file then joins a version through `services.model_upload` like any upload,
+moved (not copied) into local storage.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+
+from models_hub.formats.hashing import CHUNK_SIZE, StreamHasher
+from models_hub.models import ResumableUpload
+from models_hub.validation import (
+    ALLOWED_EXTENSIONS,
+    extension_of,
+    inspect_model_upload,
+    normalise_display_name,
+)
+
+COPY_BUFFER = 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class OffsetMismatch(Exception):
+    """The chunk does not start where the upload stands; `expected` says where it does."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(f"The upload stands at byte {expected}.")
+        self.expected = expected
+
+
+class ChunkBusy(Exception):
+    """Another request is writing to this upload right now."""
+
+
+class ChunkIncomplete(Exception):
+    """The connection ended before the whole chunk arrived; nothing of it counts."""
+
+
+def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "") -> ResumableUpload:
+    errors: dict[str, str] = {}
+    name = normalise_display_name(filename, fallback="")
+    if not name:
+        errors["filename"] = "Give the file's name."
+    elif extension_of(name) not in ALLOWED_EXTENSIONS:
+        errors["filename"] = "Files of this type are not accepted: " + ", ".join(
+            f".{e}" for e in sorted(ALLOWED_EXTENSIONS)
+        )
+    if type(size) is not int or size <= 0:
+        errors["size"] = "Give the file's size in bytes (more than 0)."
+    elif size > settings.HUB_MAX_UPLOAD_BYTES:
+        errors["size"] = f"Files may be at most {settings.HUB_MAX_UPLOAD_BYTES:,} bytes."
+    if expected_sha256 and not _SHA256.match(expected_sha256):
+        errors["sha256"] = "The SHA256 must be 64 hexadecimal characters."
+    if errors:
+        raise ValidationError(errors)
+    upload = ResumableUpload.objects.create(
+        owner=owner, filename=name, size=size, expected_sha256=expected_sha256.lower()
+    )
+    upload.temp_path.parent.mkdir(parents=True, exist_ok=True)
+    upload.temp_path.touch()
+    return upload
+
+
+def upload_write_chunk(
+    *, upload: ResumableUpload, offset: int, length: int, body: BinaryIO
+) -> ResumableUpload:
+    """Append one chunk that starts at `offset`, streamed from `body` in small pieces."""
+    if upload.state != ResumableUpload.State.OPEN:
+        raise ValidationError("This upload is no longer receiving data.")
+    if offset != upload.received:
+        raise OffsetMismatch(upload.received)
+    if length <= 0 or length > settings.HUB_UPLOAD_CHUNK_BYTES:
+        raise ValidationError(
+            f"A chunk must be 1 to {settings.HUB_UPLOAD_CHUNK_BYTES:,} bytes (Content-Length)."
+        )
+    if offset + length > upload.size:
+        raise ValidationError(f"The chunk would go past the declared size ({upload.size:,}).")
+    with open(upload.temp_path, "r+b") as part:
+        try:
+            fcntl.flock(part, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ChunkBusy from None
+        # Re-read under the lock: a request that held it may have just moved the offset.
+        upload.refresh_from_db(fields=["received", "state"])
+        if offset != upload.received:
+            raise OffsetMismatch(upload.received)
+        part.seek(offset)
+        written = 0
+        while written < length:
+            piece = body.read(min(COPY_BUFFER, length - written))
+            if not piece:
+                break
+            part.write(piece)
+            written += len(piece)
+        # Drop whatever an earlier, broken request left past this point.
+        part.truncate()
+        if written != length:
+            part.truncate(offset)
+            raise ChunkIncomplete
+        part.flush()
+        os.fsync(part.fileno())
+        ResumableUpload.objects.filter(pk=upload.pk, received=offset).update(
+            received=offset + length
+        )
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
+    """Check the assembled file: size, every hash in one read, format from the content."""
+    if upload.state == ResumableUpload.State.COMPLETE:
+        return upload
+    if upload.state != ResumableUpload.State.OPEN:
+        raise ValidationError("This upload cannot be completed.")
+    if upload.received != upload.size:
+        raise ValidationError(
+            f"The upload has {upload.received:,} of {upload.size:,} bytes; send the rest first."
+        )
+    part_file = _PartFile(upload)
+    try:
+        detected = inspect_model_upload(part_file)
+        hasher = StreamHasher(safetensors=detected.format == "SafeTensor")
+        with open(upload.temp_path, "rb") as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                hasher.update(chunk)
+        hashes = hasher.result()
+        if hashes.size != upload.size:
+            raise ValidationError("The stored file does not have the declared size.")
+        if upload.expected_sha256 and hashes.sha256 != upload.expected_sha256:
+            raise ValidationError(
+                "The file's SHA256 is not the one you declared: it was damaged on the way. "
+                "Start the upload again."
+            )
+    except ValidationError as exc:
+        upload_discard(upload=upload, error=" ".join(exc.messages))
+        raise
+    finally:
+        part_file.close()
+    upload.format = detected.format
+    upload.hashes = {
+        "sha256": hashes.sha256, "autov1": hashes.autov1, "autov2": hashes.autov2,
+        "autov3": hashes.autov3, "crc32": hashes.crc32, "blake3": hashes.blake3,
+    }  # fmt: skip
+    upload.state = ResumableUpload.State.COMPLETE
+    upload.save(update_fields=["format", "hashes", "state", "updated_at"])
+    return upload
+
+
+def upload_discard(*, upload: ResumableUpload, error: str = "") -> None:
+    upload.temp_path.unlink(missing_ok=True)
+    upload.state = ResumableUpload.State.FAILED
+    upload.error = error[:2000]
+    upload.save(update_fields=["state", "error", "updated_at"])
+
+
+class _PartFile(File):
+    """A completed upload as a Django File. `temporary_file_path` lets local storage move it
+    into place instead of copying it; `known_hashes` spares the hash worker a second read."""
+
+    def __init__(self, upload: ResumableUpload) -> None:
+        # Closed by uploads_mark_used or when storage has moved it.
+        super().__init__(open(upload.temp_path, "rb"), name=upload.filename)  # noqa: SIM115
+        self.upload = upload
+        self.size = upload.size
+        self.known_hashes = upload.hashes or None
+
+    def temporary_file_path(self) -> str:
+        return str(self.upload.temp_path)
+
+
+def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
+    """The owner's completed uploads as files for `services.model_upload`."""
+    uploads = {
+        str(u.pk): u
+        for u in ResumableUpload.objects.filter(
+            owner=owner, pk__in=upload_ids, state=ResumableUpload.State.COMPLETE
+        )
+    }
+    missing = [i for i in upload_ids if i not in uploads]
+    if missing:
+        raise ValidationError(
+            {"upload_ids": "Some uploaded files are not finished or not yours; upload them again."}
+        )
+    return [_PartFile(uploads[i]) for i in upload_ids]
+
+
+@transaction.atomic
+def uploads_mark_used(*, files: list[_PartFile]) -> None:
+    for part in files:
+        part.close()
+        ResumableUpload.objects.filter(pk=part.upload.pk).update(state=ResumableUpload.State.USED)
