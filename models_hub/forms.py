@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from django import forms
 from django.conf import settings
@@ -11,6 +12,7 @@ from models_hub.formats.images import ImageRejected, process_upload
 from models_hub.models import BaseModel, License, ModelVersion
 from models_hub.params import parse_id
 from models_hub.services import ExternalParent
+from models_hub.uploads import uploads_for_version
 from models_hub.validation import inspect_model_upload, license_permission_errors
 
 _SHA_LIKE = re.compile(r"^[0-9a-fA-F]{8,64}$")
@@ -108,8 +110,9 @@ class UploadForm(forms.Form):
         label="Parent models elsewhere",
         help_text="One per line: name | SHA256 or AutoV2 hash | link (hash and link optional).",
     )
-    # Content
-    model_files = MultipleFileField(max_count=settings.HUB_MAX_MODEL_FILES)
+    # Content: files sent with the form, or sent ahead by the page's resumable uploader.
+    model_files = MultipleFileField(max_count=settings.HUB_MAX_MODEL_FILES, required=False)
+    upload_ids = forms.CharField(required=False, widget=forms.HiddenInput, max_length=4000)
     images = MultipleFileField(
         max_count=settings.HUB_MAX_GALLERY_IMAGES,
         required=False,
@@ -185,6 +188,19 @@ class UploadForm(forms.Form):
             raise ValidationError(errors)
         return files
 
+    def clean_upload_ids(self) -> list:
+        ids = [part.strip() for part in self.cleaned_data["upload_ids"].split(",") if part.strip()]
+        if len(ids) > settings.HUB_MAX_MODEL_FILES:
+            raise ValidationError(f"At most {settings.HUB_MAX_MODEL_FILES} files per version.")
+        try:
+            ids = [str(uuid.UUID(i)) for i in ids]
+        except ValueError:
+            raise ValidationError("An uploaded file was not recognised; upload it again.") from None
+        try:
+            return uploads_for_version(owner=self.user, upload_ids=ids)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
     def clean_images(self) -> list:
         processed, errors = [], []
         for uploaded in self.cleaned_data["images"]:
@@ -201,6 +217,12 @@ class UploadForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if (
+            not data.get("model_files")
+            and not data.get("upload_ids")
+            and not (self.has_error("model_files") or self.has_error("upload_ids"))
+        ):
+            self.add_error("model_files", "Add at least one model file.")
         license = data.get("license")
         if license is not None and "allow_commercial_use" in data:
             problems = license_permission_errors(
@@ -219,6 +241,7 @@ class UploadForm(forms.Form):
     def service_arguments(self) -> dict:
         data = dict(self.cleaned_data)
         data["parent_versions"] = data.pop("parent_version_ids")
+        data["model_files"] = data["model_files"] + data.pop("upload_ids")
         return data
 
 

@@ -315,7 +315,7 @@ def model_upload(
     try:
         stored_files = _store_model_files(model_files, stored)
         stored_images = _store_images(images, stored)
-        return _write_rows(
+        version = _write_rows(
             owner=owner, model=model, files=stored_files, images=stored_images, **fields
         )
     except BaseException:
@@ -325,6 +325,10 @@ def model_upload(
             except OSError:
                 log.exception("Could not remove %s after a failed upload", key)
         raise
+    from models_hub.uploads import uploads_mark_used
+
+    uploads_mark_used(files=[f for f in model_files if hasattr(f, "upload")])
+    return version
 
 
 # --- Background processing (called by tasks; each step is safe to run twice) --------------

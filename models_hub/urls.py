@@ -1,6 +1,7 @@
 from django.urls import path
 
 from models_hub import views
+from models_hub.api import uploads as upload_api
 
 app_name = "models_hub"
 urlpatterns = [
@@ -10,4 +11,7 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("models/<int:pk>/versions/new/", views.version_upload, name="version_upload"),
     path("api/download/models/<int:version_id>", views.download, name="download"),
+    path("api/uploads", upload_api.create, name="upload_create"),
+    path("api/uploads/<uuid:upload_id>", upload_api.detail, name="upload_detail"),
+    path("api/uploads/<uuid:upload_id>/complete", upload_api.complete, name="upload_complete"),
 ]

@@ -1,0 +1,146 @@
+"""JSON endpoints of the resumable upload protocol (used by the upload page's script and by
+API clients). Thin: parse, call one service in models_hub.uploads, answer.
+
+    POST   /api/uploads                 {"filename", "size", "sha256"?}   -> 201 upload
+    GET    /api/uploads/<id>            -> the upload, with "offset" to resume from
+    PUT    /api/uploads/<id>?offset=N   raw bytes of one chunk            -> the upload
+    POST   /api/uploads/<id>/complete   -> the upload, with its format and hashes
+    DELETE /api/uploads/<id>            -> 204
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_http_methods
+
+from models_hub.models import ResumableUpload
+from models_hub.params import parse_count
+from models_hub.uploads import (
+    ChunkBusy,
+    ChunkIncomplete,
+    OffsetMismatch,
+    upload_complete,
+    upload_create,
+    upload_discard,
+    upload_write_chunk,
+)
+
+
+def _api_login_required(view):
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "Sign in to upload."}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _errors(exc: ValidationError, status: int = 400) -> JsonResponse:
+    if hasattr(exc, "error_dict"):
+        return JsonResponse({"error": "Invalid upload.", "errors": exc.message_dict}, status=status)
+    return JsonResponse({"error": " ".join(exc.messages)}, status=status)
+
+
+def _describe(upload: ResumableUpload) -> dict:
+    return {
+        "id": str(upload.pk),
+        "filename": upload.filename,
+        "size": upload.size,
+        "offset": upload.received,
+        "state": upload.state,
+        "format": upload.format or None,
+        "hashes": {k.upper() if k != "autov1" else "AutoV1": v for k, v in upload.hashes.items()}
+        if upload.hashes
+        else None,
+        "error": upload.error or None,
+        "chunkSize": settings.HUB_UPLOAD_CHUNK_BYTES,
+    }
+
+
+def _own_upload(request: HttpRequest, upload_id) -> ResumableUpload | None:
+    return ResumableUpload.objects.filter(pk=upload_id, owner=request.user).first()
+
+
+@_api_login_required
+@require_http_methods(["POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "Send a JSON object."}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "Send a JSON object."}, status=400)
+    try:
+        upload = upload_create(
+            owner=request.user,
+            filename=str(data.get("filename") or "")[:1000],
+            size=data.get("size") if type(data.get("size")) is int else -1,
+            expected_sha256=str(data.get("sha256") or ""),
+        )
+    except ValidationError as exc:
+        return _errors(exc)
+    return JsonResponse(_describe(upload), status=201)
+
+
+@_api_login_required
+@require_http_methods(["GET", "HEAD", "PUT", "DELETE"])
+def detail(request: HttpRequest, upload_id) -> HttpResponse:
+    upload = _own_upload(request, upload_id)
+    if upload is None:
+        return JsonResponse({"error": "No such upload."}, status=404)
+    if request.method == "DELETE":
+        if upload.state == ResumableUpload.State.OPEN or upload.state == "complete":
+            upload_discard(upload=upload, error="Cancelled.")
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        return _put_chunk(request, upload)
+    response = JsonResponse(_describe(upload))
+    response["Upload-Offset"] = str(upload.received)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _put_chunk(request: HttpRequest, upload: ResumableUpload) -> HttpResponse:
+    offset = parse_count(request.GET.get("offset") or request.headers.get("Upload-Offset"))
+    length = parse_count(request.headers.get("Content-Length"))
+    if offset is None or length is None:
+        return JsonResponse(
+            {"error": "Give the chunk's offset (?offset=N) and its Content-Length."}, status=400
+        )
+    try:
+        upload = upload_write_chunk(upload=upload, offset=offset, length=length, body=request)
+    except OffsetMismatch as exc:
+        response = JsonResponse({"error": str(exc), "offset": exc.expected}, status=409)
+        response["Upload-Offset"] = str(exc.expected)
+        return response
+    except ChunkBusy:
+        return JsonResponse({"error": "Another chunk is being written; retry."}, status=409)
+    except ChunkIncomplete:
+        return JsonResponse(
+            {"error": "The chunk did not arrive whole; send it again.", "offset": upload.received},
+            status=400,
+        )
+    except ValidationError as exc:
+        return _errors(exc)
+    response = JsonResponse(_describe(upload))
+    response["Upload-Offset"] = str(upload.received)
+    return response
+
+
+@_api_login_required
+@require_http_methods(["POST"])
+def complete(request: HttpRequest, upload_id) -> HttpResponse:
+    upload = _own_upload(request, upload_id)
+    if upload is None:
+        return JsonResponse({"error": "No such upload."}, status=404)
+    try:
+        upload = upload_complete(upload=upload)
+    except ValidationError as exc:
+        return _errors(exc, status=400 if upload.state != "failed" else 422)
+    return JsonResponse(_describe(upload))

@@ -1,0 +1,187 @@
+"""The resumable upload protocol, end to end through the views and into a version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+
+from models_hub.choices import JobStatus, Status
+from models_hub.demo import make_image, make_safetensors
+from models_hub.models import ModelFile, ResumableUpload
+from models_hub.uploads import ChunkIncomplete, upload_write_chunk
+from tests.models_hub.test_upload import form_data
+
+pytestmark = pytest.mark.django_db
+WEIGHTS = make_safetensors(seed=11, tensors=40)
+
+
+@pytest.fixture
+def api(client_for, owner):
+    return client_for(owner)
+
+
+def create(api, content: bytes = WEIGHTS, **extra) -> dict:
+    body = {"filename": "velvet.safetensors", "size": len(content), **extra}
+    response = api.post("/api/uploads", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def put(api, upload_id: str, offset: int, chunk: bytes, **headers):
+    return api.put(
+        f"/api/uploads/{upload_id}?offset={offset}",
+        data=chunk,
+        content_type="application/octet-stream",
+        **headers,
+    )
+
+
+def send_all(api, upload_id: str, content: bytes, chunk: int = 1000) -> None:
+    for offset in range(0, len(content), chunk):
+        response = put(api, upload_id, offset, content[offset : offset + chunk])
+        assert response.status_code == 200, response.content
+        assert response.json()["offset"] == min(offset + chunk, len(content))
+
+
+def test_upload_in_chunks_then_complete_gives_every_hash(api):
+    upload = create(api, sha256=hashlib.sha256(WEIGHTS).hexdigest())
+    assert upload["offset"] == 0 and upload["state"] == "open"
+    send_all(api, upload["id"], WEIGHTS)
+    done = api.post(f"/api/uploads/{upload['id']}/complete").json()
+    assert done["state"] == "complete" and done["format"] == "SafeTensor"
+    assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
+    assert done["hashes"]["AUTOV2"] == hashlib.sha256(WEIGHTS).hexdigest()[:10]
+
+
+def test_a_dropped_connection_resumes_from_the_stored_offset(api):
+    upload = create(api)
+    assert put(api, upload["id"], 0, WEIGHTS[:1500]).status_code == 200
+    # The next chunk is cut short: the connection drops after 300 of its 900 bytes.
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    with pytest.raises(ChunkIncomplete):
+        upload_write_chunk(upload=row, offset=1500, length=900, body=io.BytesIO(WEIGHTS[1500:1800]))
+    assert row.temp_path.stat().st_size == 1500  # the partial bytes are not kept
+    status = api.get(f"/api/uploads/{upload['id']}")
+    assert status.json()["offset"] == 1500 and status["Upload-Offset"] == "1500"
+    send_all_from = 1500
+    for offset in range(send_all_from, len(WEIGHTS), 700):
+        assert put(api, upload["id"], offset, WEIGHTS[offset : offset + 700]).status_code == 200
+    done = api.post(f"/api/uploads/{upload['id']}/complete").json()
+    assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
+
+
+def test_a_chunk_at_the_wrong_offset_is_refused_with_the_right_one(api):
+    upload = create(api)
+    put(api, upload["id"], 0, WEIGHTS[:100])
+    response = put(api, upload["id"], 500, WEIGHTS[500:600])
+    assert response.status_code == 409
+    assert response.json()["offset"] == 100 and response["Upload-Offset"] == "100"
+    # A repeated chunk (the client did not see the answer) is refused the same way.
+    assert put(api, upload["id"], 0, WEIGHTS[:100]).status_code == 409
+
+
+def test_a_chunk_past_the_declared_size_is_refused(api):
+    upload = create(api, content=b"x" * 10)
+    response = put(api, upload["id"], 0, b"y" * 11)
+    assert response.status_code == 400
+    assert ResumableUpload.objects.get(pk=upload["id"]).received == 0
+
+
+def test_complete_before_all_bytes_arrived_is_refused(api):
+    upload = create(api)
+    put(api, upload["id"], 0, WEIGHTS[:100])
+    response = api.post(f"/api/uploads/{upload['id']}/complete")
+    assert response.status_code == 400 and "send the rest" in response.json()["error"]
+
+
+def test_wrong_checksum_fails_the_upload_and_removes_its_bytes(api):
+    upload = create(api, sha256="0" * 64)
+    send_all(api, upload["id"], WEIGHTS)
+    response = api.post(f"/api/uploads/{upload['id']}/complete")
+    assert response.status_code == 422 and "SHA256" in response.json()["error"]
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    assert row.state == "failed" and not row.temp_path.exists()
+
+
+def test_content_decides_the_format_not_the_name(api):
+    png = make_image(seed=1, size=(16, 16))
+    upload = create(api, content=png)  # named velvet.safetensors
+    send_all(api, upload["id"], png)
+    response = api.post(f"/api/uploads/{upload['id']}/complete")
+    assert response.status_code == 422
+    assert "not a format we accept" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"filename": "x.exe", "size": 10}, "filename"),
+        ({"filename": "x.safetensors", "size": 0}, "size"),
+        ({"filename": "x.safetensors", "size": "10"}, "size"),
+        ({"filename": "x.safetensors", "size": 10**15}, "size"),
+        ({"filename": "x.safetensors", "size": 10, "sha256": "nothex"}, "sha256"),
+        ({"size": 10}, "filename"),
+    ],
+)
+def test_bad_create_requests_name_the_field(api, body, field):
+    response = api.post("/api/uploads", body, content_type="application/json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_not_json_is_a_400(api):
+    response = api.post("/api/uploads", "[1", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_anonymous_gets_401_json_and_strangers_404(client, client_for, api, stranger):
+    assert client.post("/api/uploads", {}, content_type="application/json").status_code == 401
+    upload = create(api)
+    other = client_for(stranger)
+    assert other.get(f"/api/uploads/{upload['id']}").status_code == 404
+    assert put(other, upload["id"], 0, WEIGHTS[:10]).status_code == 404
+    assert other.post(f"/api/uploads/{upload['id']}/complete").status_code == 404
+    assert client.get(f"/api/uploads/{upload['id']}").status_code == 401
+
+
+def test_completed_upload_joins_a_version_through_the_form(
+    api, owner, django_capture_on_commit_callbacks, settings
+):
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+    api.post(f"/api/uploads/{upload['id']}/complete")
+    temp_path = ResumableUpload.objects.get(pk=upload["id"]).temp_path
+    data = form_data(model_files=None, upload_ids=upload["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/upload/", data)
+    assert response.status_code == 302, response.content[:3000]
+    model_file = ModelFile.objects.get()
+    assert model_file.sha256 == hashlib.sha256(WEIGHTS).hexdigest()
+    assert model_file.hash_status == JobStatus.DONE and model_file.name == "velvet.safetensors"
+    assert (settings.MEDIA_ROOT / model_file.file.name).read_bytes() == WEIGHTS
+    assert not temp_path.exists()  # moved into storage, not copied
+    assert ResumableUpload.objects.get(pk=upload["id"]).state == "used"
+    assert model_file.version.status == Status.PUBLISHED
+
+
+def test_someone_elses_upload_cannot_be_attached(api, client_for, stranger):
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+    api.post(f"/api/uploads/{upload['id']}/complete")
+    response = client_for(stranger).post(
+        "/upload/", form_data(model_files=None, upload_ids=upload["id"])
+    )
+    assert response.status_code == 400
+    assert "upload_ids" in response.context["form"].errors
+
+
+def test_cancel_removes_the_bytes(api):
+    upload = create(api)
+    put(api, upload["id"], 0, WEIGHTS[:100])
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    assert row.temp_path.exists()
+    assert api.delete(f"/api/uploads/{upload['id']}").status_code == 204
+    row.refresh_from_db()
+    assert row.state == "failed" and not row.temp_path.exists()
