@@ -11,8 +11,10 @@ format (several pickles in a row), NumPy .npy/.npz with object arrays.
 
 from __future__ import annotations
 
+import ast
 import io
 import pickletools
+import re
 import struct
 import zipfile
 from dataclasses import dataclass, field
@@ -25,9 +27,14 @@ SUCCESS, DANGER, ERROR = "Success", "Danger", "Error"
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
         ("collections", "OrderedDict"),
-        ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"),
-        ("builtins", "complex"), ("builtins", "bytearray"),
-        ("__builtin__", "set"), ("__builtin__", "frozenset"),
+    }
+    | {
+        # Protocols 0-2 name the builtins module __builtin__ (Python 2's name).
+        (module, name)
+        for module in ("builtins", "__builtin__")
+        for name in ("set", "frozenset", "slice", "complex", "bytearray", "bytes")
+    }
+    | {
         ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_tensor_v2"),
         ("torch._utils", "_rebuild_tensor_v3"), ("torch._utils", "_rebuild_parameter"),
         ("torch._utils", "_rebuild_parameter_with_state"), ("torch._utils", "_rebuild_qtensor"),
@@ -71,6 +78,7 @@ class ScanResult:
     dangerous: set[str] = field(default_factory=set)
     message: str = ""
     scanned_pickles: int = 0
+    legacy_torch: bool = False
 
     def merge(self, other: ScanResult) -> None:
         """Combine two results: Danger beats Error beats Success."""
@@ -87,33 +95,38 @@ class ScanResult:
 class _Capped:
     """A reader that refuses to give more than `cap` bytes (zip bombs, lying sizes).
 
-    It has no `tell`, on purpose: pickletools then does not ask for positions, which a
-    compressed zip member could only give by seeking.
+    A request past the cap fails before anything is read or allocated. It has no `tell`,
+    on purpose: pickletools then asks for no positions, which a compressed zip member could
+    only give by seeking.
     """
 
     def __init__(self, stream: BinaryIO, cap: int) -> None:
-        self._stream = (
-            io.BufferedReader(_RawAdapter(stream)) if not hasattr(stream, "peek") else stream
-        )
+        self._stream = stream if hasattr(stream, "peek") else io.BufferedReader(_Raw(stream))
         self._left = cap
 
-    def _take(self, data: bytes) -> bytes:
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > self._left:
+            size = self._left + 1
+            data = self._stream.read(size)
+        else:
+            data = self._stream.read(size)
         self._left -= len(data)
         if self._left < 0:
             raise _TooLarge
         return data
 
-    def read(self, size: int = -1) -> bytes:
-        return self._take(self._stream.read(size))
-
     def readline(self) -> bytes:
-        return self._take(self._stream.readline())
+        data = self._stream.readline(self._left + 1)
+        self._left -= len(data)
+        if self._left < 0:
+            raise _TooLarge
+        return data
 
     def peek(self, size: int) -> bytes:
         return self._stream.peek(size)
 
 
-class _RawAdapter(io.RawIOBase):
+class _Raw(io.RawIOBase):
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
 
@@ -131,7 +144,9 @@ class _TooLarge(Exception):
 
 
 class _NotAPickle(Exception):
-    pass
+    def __init__(self, message: str, opcodes_read: int) -> None:
+        super().__init__(message)
+        self.opcodes_read = opcodes_read
 
 
 _STRING_OPS = {
@@ -142,23 +157,28 @@ _GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
 _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
 _MARK = object()
 _UNKNOWN = object()
+LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult:
-    """Scan one pickle from the current position up to its STOP opcode."""
+    """Scan one pickle from the current position up to its STOP opcode.
+
+    Raises _NotAPickle when the bytes stop making sense; `opcodes_read` then says whether
+    they never looked like a pickle (0) or broke off in the middle.
+    """
     result = ScanResult(status=SUCCESS, scanned_pickles=1)
     stack: list[object] = []
     memo: dict[int, object] = {}
+    count = 0
 
     def pop() -> object:
         if not stack:
-            raise _NotAPickle("stack underflow")
+            raise _NotAPickle(f"{label}: stack underflow", count)
         return stack.pop()
 
     def pop_to_mark() -> None:
-        while True:
-            if pop() is _MARK:
-                return
+        while pop() is not _MARK:
+            pass
 
     def record(module: object, name: object) -> None:
         if not isinstance(module, str) or not isinstance(name, str):
@@ -173,6 +193,7 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
 
     try:
         for opcode, arg, _pos in pickletools.genops(stream):
+            count += 1
             name = opcode.name
             if name in _STRING_OPS:
                 stack.append(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
@@ -199,74 +220,150 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
                 result.status = DANGER
                 result.dangerous.add(f"{label}: extension code {arg}")
                 stack.append(_UNKNOWN)
+            elif name in ("LONG1", "LONG4", "LONG") and arg == LEGACY_TORCH_MAGIC:
+                result.legacy_torch = True
+                stack.append(_UNKNOWN)
             elif name == "STOP":
                 return result
             else:
-                for item in reversed(opcode.stack_before):
-                    if item.name == "stackslice":
-                        while stack and stack[-1] is not _MARK:
-                            stack.pop()
-                    elif item.name == "mark":
-                        if pop() is not _MARK:
-                            raise _NotAPickle("mark expected")
-                    else:
+                # The opcode's stack effect, as pickletools documents it. Items listed
+                # before "mark" sit below the mark; "stackslice" is everything above it.
+                before = [item.name for item in opcode.stack_before]
+                if "mark" in before:
+                    pop_to_mark()
+                    for _ in range(before.index("mark")):
+                        pop()
+                else:
+                    for _ in before:
                         pop()
                 for item in opcode.stack_after:
                     stack.append(_MARK if item.name == "mark" else _UNKNOWN)
-    except _TooLarge:
-        return ScanResult(ERROR, result.globals, result.dangerous,
-                          f"{label}: larger than {PICKLE_BYTES_CAP:,} bytes")  # fmt: skip
-    except (_NotAPickle, ValueError, EOFError, struct.error, UnicodeDecodeError) as exc:
+    except (_TooLarge, MemoryError):
+        message = f"{label}: larger than the {PICKLE_BYTES_CAP:,}-byte limit for one pickle"
+        if result.status == DANGER:
+            result.message = message
+            return result
+        raise _NotAPickle(message, count) from None
+    except _NotAPickle:
         if result.status == DANGER:
             return result
-        raise _NotAPickle(f"{label}: not a complete pickle ({exc})") from None
-    raise _NotAPickle(f"{label}: ended without STOP")
+        raise
+    except (ValueError, EOFError, struct.error, UnicodeDecodeError, OverflowError) as exc:
+        if result.status == DANGER:
+            return result
+        raise _NotAPickle(f"{label}: not a complete pickle ({exc})", count) from None
+    if result.status == DANGER:
+        return result
+    raise _NotAPickle(f"{label}: ended without STOP", count)
 
 
-def _scan_pickles(stream: BinaryIO, label: str, max_pickles: int) -> ScanResult:
-    """One or more pickles in a row (torch's legacy format writes five)."""
-    result = ScanResult(status=SUCCESS)
+def _scan_pickle_file(stream: BinaryIO, label: str) -> ScanResult:
+    """A raw pickle file, or torch's legacy format (five pickles, then raw storage bytes)."""
     capped = _Capped(stream, PICKLE_BYTES_CAP)
-    for index in range(max_pickles):
-        head = capped.peek(2)[:2]
-        if index > 0 and not (len(head) == 2 and head[0] == 0x80):
-            break  # the raw storage data that follows the pickles
+    try:
+        result = scan_pickle_stream(capped, label=label)
+    except _NotAPickle as exc:
+        return ScanResult(ERROR, message=str(exc))
+    if result.legacy_torch:
+        # torch's legacy loader unpickles all five, whatever they start with.
+        for index in range(2, LEGACY_PICKLES + 1):
+            try:
+                result.merge(scan_pickle_stream(capped, label=f"{label} (pickle {index})"))
+            except _NotAPickle as exc:
+                result.merge(ScanResult(ERROR, message=str(exc)))
+                break
+        return result
+    # A plain pickle: anything after it must be another pickle or not look like one at all.
+    while capped.peek(1)[:1]:
         try:
-            result.merge(scan_pickle_stream(capped, label=label))
+            result.merge(scan_pickle_stream(capped, label=f"{label} (next pickle)"))
         except _NotAPickle as exc:
-            if index == 0:
-                return ScanResult(ERROR, message=str(exc))
+            if exc.opcodes_read:
+                result.merge(ScanResult(ERROR, message=str(exc)))
             break
     return result
 
 
+_PLAIN_DTYPE = re.compile(r"^[<>|=]?[?bBhHiIlLqQefdgFDGbiufcSUaV]\d*$|^[<>|=]?[mM]8(\[\w+\])?$")
+NUMPY_HEADER_CAP = 1 << 20
+
+
+def _plain_descr(descr: object) -> bool:
+    """True for dtypes made only of numbers, strings and bytes: no object fields."""
+    if isinstance(descr, str):
+        return bool(_PLAIN_DTYPE.match(descr))
+    if isinstance(descr, list):
+        return all(
+            isinstance(field, (list, tuple)) and len(field) >= 2 and _plain_descr(field[1])
+            for field in descr
+        )
+    return False
+
+
 def _scan_numpy(stream: BinaryIO, label: str) -> ScanResult:
-    """A .npy array: plain dtypes are data; an object array carries a pickle."""
+    """A .npy array: plain dtypes are data; anything else may carry a pickle."""
     magic = stream.read(8)
     if magic[:6] != NUMPY_MAGIC:
         return ScanResult(ERROR, message=f"{label}: not a NumPy file")
-    major = magic[6]
-    size_format = "<H" if major == 1 else "<I"
+    size_format = "<H" if magic[6] == 1 else "<I"
     raw_length = stream.read(struct.calcsize(size_format))
     if len(raw_length) != struct.calcsize(size_format):
         return ScanResult(ERROR, message=f"{label}: truncated NumPy header")
     (header_length,) = struct.unpack(size_format, raw_length)
-    header = stream.read(min(header_length, 1 << 20)).decode("latin-1", "replace")
-    if "'O'" in header or '"O"' in header or "|O" in header:
-        return _scan_pickles(stream, f"{label} (object array)", 1)
-    return ScanResult(SUCCESS)
+    if header_length > NUMPY_HEADER_CAP:
+        return ScanResult(ERROR, message=f"{label}: NumPy header too large to check")
+    try:
+        header = ast.literal_eval(stream.read(header_length).decode("latin-1"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return ScanResult(ERROR, message=f"{label}: unreadable NumPy header")
+    if not isinstance(header, dict) or "descr" not in header:
+        return ScanResult(ERROR, message=f"{label}: NumPy header without a dtype")
+    if _plain_descr(header["descr"]):
+        return ScanResult(SUCCESS)
+    capped = _Capped(stream, PICKLE_BYTES_CAP)
+    try:
+        return scan_pickle_stream(capped, label=f"{label} (object array)")
+    except _NotAPickle as exc:
+        return ScanResult(ERROR, message=str(exc))
 
 
-def _sniff_kind(head: bytes) -> str:
-    if head.startswith(NUMPY_MAGIC):
-        return "numpy"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return "pickle"
-    if head[:1] in (b"(", b"c", b"]", b"}", b"I", b"N", b"S", b"V"):
-        return "pickle0"  # protocol 0/1 pickles start with an ordinary opcode
-    return "data"
+# Small bookkeeping members torch writes next to data.pkl; never unpickled.
+TORCH_PLAIN_MEMBERS = {"version", "byteorder", "serialization_id", ".format_version",
+                       ".storage_alignment"}  # fmt: skip
+
+
+def _is_storage_member(path: str) -> bool:
+    """torch's tensor storages: archive/data/<number>, read as raw bytes, never unpickled."""
+    parts = path.split("/")
+    return len(parts) >= 2 and parts[-2] == "data" and parts[-1].isdigit()
+
+
+def _scan_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> ScanResult:
+    path = member.filename
+    name = f"{label}:{path}"
+    with archive.open(member) as handle:
+        head = handle.peek(8)[:8] if hasattr(handle, "peek") else b""
+        if head.startswith(NUMPY_MAGIC):
+            return _scan_numpy(handle, name)
+        if head.startswith(b"PK\x03\x04"):
+            return ScanResult(ERROR, message=f"{name}: a zip inside a zip")
+        capped = _Capped(handle, PICKLE_BYTES_CAP)
+        try:
+            result = scan_pickle_stream(capped, label=name)
+        except _NotAPickle as exc:
+            storage = _is_storage_member(path)
+            if path.endswith((".pkl", ".pickle")) and not storage:
+                return ScanResult(ERROR, message=str(exc))
+            if exc.opcodes_read == 0 or storage or path.rsplit("/", 1)[-1] in TORCH_PLAIN_MEMBERS:
+                return ScanResult(SUCCESS)  # data, not a pickle
+            return ScanResult(ERROR, message=str(exc))
+        # Read the rest of a pickle member, so zipfile checks its CRC.
+        try:
+            while capped.read(1 << 20):
+                pass
+        except _TooLarge:
+            pass
+        return result
 
 
 def _scan_zip(stream: BinaryIO, label: str) -> ScanResult:
@@ -281,46 +378,36 @@ def _scan_zip(stream: BinaryIO, label: str) -> ScanResult:
     for member in members:
         if member.is_dir():
             continue
-        name = f"{label}:{member.filename[:200]}"
         if member.flag_bits & 0x1:
-            return ScanResult(ERROR, message=f"{name}: encrypted members cannot be checked")
+            # Never assumed clean, and the other members are still scanned for danger.
+            result.merge(ScanResult(ERROR, message=f"{label}:{member.filename}: encrypted"))
+            continue
         try:
-            with archive.open(member) as handle:
-                head = handle.read(MEMBER_SNIFF)
-            kind = _sniff_kind(head)
-            if member.filename.endswith((".pkl", ".pickle")) and kind == "data":
-                kind = "pickle"  # named as a pickle: it must parse as one, or it is an error
-            if kind == "data":
-                continue
-            with archive.open(member) as handle:
-                if kind == "numpy":
-                    member_result = _scan_numpy(handle, name)
-                elif kind == "zip":
-                    member_result = ScanResult(ERROR, message=f"{name}: a zip inside a zip")
-                else:
-                    member_result = _scan_pickles(handle, name, 1)
-            if member_result.status == ERROR and kind == "pickle0" and not name.endswith(".pkl"):
-                continue  # data that merely starts like a protocol-0 opcode
-            result.merge(member_result)
+            result.merge(_scan_member(archive, member, label))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
             # A member that cannot be read is never assumed clean (bad CRC, bad method).
-            result.merge(ScanResult(ERROR, message=f"{name}: unreadable ({exc})"))
+            result.merge(
+                ScanResult(ERROR, message=f"{label}:{member.filename}: unreadable ({exc})")
+            )
     return result
 
 
 def scan_stream(stream: BinaryIO, *, label: str = "file") -> ScanResult:
-    """Scan a model file of any pickle-bearing kind, sniffed from its first bytes."""
+    """Scan a model file of any pickle-bearing kind, sniffed from its first bytes.
+
+    Tensor storage members of a torch zip are sniffed but not read to their end, so their
+    CRC is not checked here; the file's SHA256, checked at upload, covers its integrity.
+    """
     stream.seek(0)
     head = stream.read(MEMBER_SNIFF)
     stream.seek(0)
-    kind = _sniff_kind(head)
-    if kind == "zip":
+    if not head:
+        return ScanResult(ERROR, message=f"{label}: empty file")
+    if head.startswith(b"PK\x03\x04"):
         return _scan_zip(stream, label)
-    if kind == "numpy":
+    if head.startswith(NUMPY_MAGIC):
         return _scan_numpy(stream, label)
-    if kind in ("pickle", "pickle0"):
-        return _scan_pickles(stream, label, LEGACY_PICKLES)
-    return ScanResult(ERROR, message=f"{label}: not a pickle, torch or NumPy file")
+    return _scan_pickle_file(stream, label)
 
 
 def describe(result: ScanResult) -> str:
