@@ -87,6 +87,7 @@ def main() -> None:
         for size_gib in sizes:
             path = work / "upload.bin"
             make_file(path, int(size_gib * GiB))
+            os.sync()  # the source file's own write-back must not compete with the upload
             baseline = sha256_throughput(path)
             rate, done = upload(server, headers, path)
             print(
