@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-CHUNK = 1024 * 1024
+CHUNK = 8 * 1024 * 1024
 
 
 class Unsatisfiable(ValueError):

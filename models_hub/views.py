@@ -217,11 +217,16 @@ def _ranged_file_response(
         response["Content-Range"] = f"bytes */{size}"
         return response, False
     start, end = span if span else (0, size - 1)
-    body = iter_span(stream, start, end) if request.method == "GET" else iter(())
-    if request.method != "GET":
-        stream.close()
-    response = StreamingHttpResponse(body, status=206 if span else 200,
-                                     content_type="application/octet-stream")  # fmt: skip
+    if span is None and request.method == "GET":
+        # The whole file: a FileResponse lets the WSGI server use sendfile (gunicorn does).
+        response: HttpResponse = FileResponse(stream, content_type="application/octet-stream")
+    else:
+        body = iter_span(stream, start, end) if request.method == "GET" else iter(())
+        if request.method != "GET":
+            stream.close()
+        response = StreamingHttpResponse(
+            body, status=206 if span else 200, content_type="application/octet-stream"
+        )
     response["Content-Length"] = str(end - start + 1 if size else 0)
     if span:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"

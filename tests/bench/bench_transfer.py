@@ -15,10 +15,12 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -78,6 +80,54 @@ def upload(server: BenchServer, headers: dict[str, str], path: Path) -> tuple[fl
     return size / elapsed, done
 
 
+def publish(server: BenchServer, headers: dict[str, str], upload_id: str) -> int:
+    """Attach the completed upload to a new model through the upload form; its version id."""
+    fields = {
+        "name": "Bench model", "type": "Checkpoint", "version_name": "v1",
+        "base_model": "1", "nsfw_level": "1", "license": "1", "allow_commercial_use": "None",
+        "publish": "on", "upload_ids": upload_id, "csrfmiddlewaretoken": headers["X-CSRFToken"],
+    }  # fmt: skip
+    conn = server.connection()
+    conn.request("POST", "/upload/", urlencode(fields), {
+        **headers, "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json", "Referer": f"http://127.0.0.1:{server.port}/upload/",
+    })  # fmt: skip
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == 201, answer
+    return answer["versionId"]
+
+
+def download_throughput(server: BenchServer, version_id: int, size: int) -> float:
+    """Download with curl (a client in C), so the client is not what is measured."""
+    url = f"http://127.0.0.1:{server.port}/api/download/models/{version_id}"
+    start = time.perf_counter()
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                          url], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    elapsed = time.perf_counter() - start
+    status, received = out.split()
+    assert status == "200" and int(received) == size, out
+    return size / elapsed
+
+
+def drop_caches() -> bool:
+    """Empty the page cache, so both reads come from the disk (root only)."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def disk_read_throughput(path: Path) -> float:
+    start = time.perf_counter()
+    with open(path, "rb") as handle:
+        while handle.read(8 * 1024**2):
+            pass
+    return path.stat().st_size / (time.perf_counter() - start)
+
+
 def main() -> None:
     sizes = [float(arg) for arg in sys.argv[1:]] or [2.0]
     work = Path(tempfile.mkdtemp(prefix="modelhub-bench-files-"))
@@ -96,6 +146,22 @@ def main() -> None:
                 f"worker peak RSS {rss_kib(worker) / 1024:.0f} MiB; sending chunks "
                 f"{done['timings']['chunks']:.1f} s, completing {done['timings']['complete']:.1f} s"
             )
+            version_id = publish(server, headers, done["id"])
+            stored = next((server.var / "media" / "models").rglob("*.safetensors"))
+            for cache in ("warm", "cold"):
+                if cache == "cold" and not drop_caches():
+                    print("cold cache: cannot drop the page cache here (needs root)")
+                    continue
+                disk = disk_read_throughput(stored)
+                if cache == "cold":
+                    drop_caches()
+                served = download_throughput(server, version_id, stored.stat().st_size)
+                print(
+                    f"{size_gib:g} GiB, {cache} page cache: download {served / 1e6:.0f} MB/s "
+                    f"(curl), reading the stored file {disk / 1e6:.0f} MB/s, ratio "
+                    f"{served / disk:.2f} (target >= 0.8)"
+                )
+            stored.unlink()
             path.unlink()
 
 
