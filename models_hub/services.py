@@ -393,6 +393,7 @@ def model_file_scan(*, file_id: int) -> None:
         ModelFile.objects.filter(
             sha256=model_file.sha256,
             scan_result__in=[ScanResult.SUCCESS, ScanResult.DANGER, ScanResult.ERROR],
+            scanned_at__isnull=False,
         )
         .exclude(pk=file_id)
         .exclude(sha256="")
@@ -408,12 +409,18 @@ def model_file_scan(*, file_id: int) -> None:
         try:
             with model_file.file.open("rb") as stream:
                 result = scan_model_stream(stream, label=model_file.name)
-        except Exception as exc:
+        except OSError:
             model_file.scan_result = ScanResult.PENDING  # a storage hiccup: try again later
             model_file.save(update_fields=["scan_result"])
-            raise exc
-        status, message = result.status, describe_scan(result)
-        found = sorted(result.dangerous if result.status == ScanResult.DANGER else result.globals)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file that crashes the scanner is not clean
+            status, found = ScanResult.ERROR, []
+            message = f"Could not be checked: the scanner failed ({exc.__class__.__name__})."
+        else:
+            status, message = result.status, describe_scan(result)
+            found = sorted(
+                result.dangerous if result.status == ScanResult.DANGER else result.globals
+            )
     model_file.scan_result = status
     model_file.scan_message = message[:2000]
     model_file.scan_globals = list(found)[:200]

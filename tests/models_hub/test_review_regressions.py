@@ -270,3 +270,29 @@ def test_old_slugs_redirect_to_the_current_address(client):
     assert response.status_code == 302
     assert response["Location"] == f"/models/{model.pk}/velvet-dreams/?version={version.pk}"
     assert client.get(f"/models/{model.pk}/").status_code == 302
+
+
+def test_a_file_that_crashes_the_scanner_ends_as_error_not_pending(monkeypatch):
+    version = VersionFactory(status=Status.IN_REVIEW, publish_requested=True)
+    model_file = FileFactory(version=version, scan_result="Pending", format="PickleTensor",
+                             sha256="ef" * 32)  # fmt: skip
+    model_file.file.save("upload", ContentFile(b"\x80\x02}q\x00."))
+
+    def crash(*args, **kwargs):
+        raise RecursionError("deep")
+
+    monkeypatch.setattr(services, "scan_model_stream", crash)
+    tasks.scan_model_file(model_file.pk)
+    model_file.refresh_from_db()
+    assert model_file.scan_result == "Error" and "scanner failed" in model_file.scan_message
+    version.refresh_from_db()
+    assert version.status == Status.IN_REVIEW and "could not be checked" in version.hold_reason
+
+
+def test_files_marked_checked_by_the_migration_are_not_reused_as_scans(monkeypatch):
+    FileFactory(scan_result="Success", scanned_at=None, sha256="aa" * 32)
+    pending = FileFactory(scan_result="Pending", sha256="aa" * 32, format="PickleTensor")
+    pending.file.save("upload", ContentFile(b"\x80\x02}q\x00."))
+    tasks.scan_model_file(pending.pk)
+    pending.refresh_from_db()
+    assert pending.scan_result == "Success" and "same content" not in pending.scan_message
