@@ -198,6 +198,9 @@ CELERY_TASK_ROUTES = {
     "models_hub.process_gallery_image": {"queue": "images"},
 }
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-uploads": {"task": "models_hub.sweep_stale_uploads", "schedule": 3600.0},
+}
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {

@@ -27,6 +27,13 @@ def scan_model_file(file_id: int) -> None:
     services.model_file_scan(file_id=file_id)
 
 
+@shared_task(name="models_hub.sweep_stale_uploads")
+def sweep_stale_uploads() -> int:
+    from models_hub.uploads import uploads_sweep_stale
+
+    return uploads_sweep_stale()
+
+
 def enqueue_scan(file_id: int) -> None:
     try:
         scan_model_file.delay(file_id)

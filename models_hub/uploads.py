@@ -11,12 +11,16 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from models_hub.formats.hashing import CHUNK_SIZE, StreamHasher
 from models_hub.models import ResumableUpload
@@ -47,6 +51,13 @@ class ChunkIncomplete(Exception):
     """The connection ended before the whole chunk arrived; nothing of it counts."""
 
 
+MAX_OPEN_UPLOADS = 20
+# Space kept free on the upload disk, so one upload cannot fill it for everyone.
+FREE_SPACE_MARGIN = 1024**3
+STALE_OPEN_AFTER = timedelta(days=2)
+STALE_COMPLETE_AFTER = timedelta(days=7)
+
+
 def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "") -> ResumableUpload:
     errors: dict[str, str] = {}
     name = normalise_display_name(filename, fallback="")
@@ -64,10 +75,20 @@ def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "")
         errors["sha256"] = "The SHA256 must be 64 hexadecimal characters."
     if errors:
         raise ValidationError(errors)
+    open_count = ResumableUpload.objects.filter(
+        owner=owner, state=ResumableUpload.State.OPEN
+    ).count()
+    if open_count >= MAX_OPEN_UPLOADS:
+        raise ValidationError(
+            f"You have {open_count} unfinished uploads: finish or cancel some first."
+        )
+    upload_dir = Path(settings.HUB_UPLOAD_DIR)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(upload_dir).free - FREE_SPACE_MARGIN < size:
+        raise ValidationError({"size": "The server has no room for a file this size right now."})
     upload = ResumableUpload.objects.create(
         owner=owner, filename=name, size=size, expected_sha256=expected_sha256.lower()
     )
-    upload.temp_path.parent.mkdir(parents=True, exist_ok=True)
     upload.temp_path.touch()
     return upload
 
@@ -200,3 +221,19 @@ def uploads_mark_used(*, files: list[_PartFile]) -> None:
     for part in files:
         part.close()
         ResumableUpload.objects.filter(pk=part.upload.pk).update(state=ResumableUpload.State.USED)
+
+
+def uploads_sweep_stale() -> int:
+    """Remove the bytes of uploads abandoned half-way (2 days) or completed and never
+    attached to a version (7 days). Returns how many were removed."""
+    now = timezone.now()
+    stale = ResumableUpload.objects.filter(
+        state=ResumableUpload.State.OPEN, updated_at__lt=now - STALE_OPEN_AFTER
+    ) | ResumableUpload.objects.filter(
+        state=ResumableUpload.State.COMPLETE, updated_at__lt=now - STALE_COMPLETE_AFTER
+    )
+    removed = 0
+    for upload in stale:
+        upload_discard(upload=upload, error="Removed: not finished or not used in time.")
+        removed += 1
+    return removed

@@ -185,3 +185,45 @@ def test_cancel_removes_the_bytes(api):
     assert api.delete(f"/api/uploads/{upload['id']}").status_code == 204
     row.refresh_from_db()
     assert row.state == "failed" and not row.temp_path.exists()
+
+
+def test_too_many_unfinished_uploads_are_refused(api, monkeypatch):
+    monkeypatch.setattr("models_hub.uploads.MAX_OPEN_UPLOADS", 2)
+    create(api)
+    create(api)
+    response = api.post(
+        "/api/uploads", {"filename": "x.safetensors", "size": 10}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "unfinished uploads" in response.json()["error"]
+
+
+def test_a_file_larger_than_the_free_disk_is_refused(api, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(
+        "models_hub.uploads.shutil.disk_usage", lambda path: SimpleNamespace(free=2 * 1024**3)
+    )
+    response = api.post(
+        "/api/uploads",
+        {"filename": "x.safetensors", "size": 3 * 1024**3},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "no room" in response.json()["errors"]["size"][0]
+
+
+def test_stale_uploads_are_swept(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_hub.tasks import sweep_stale_uploads
+
+    old, fresh = create(api), create(api)
+    put(api, old["id"], 0, WEIGHTS[:10])
+    ResumableUpload.objects.filter(pk=old["id"]).update(
+        updated_at=timezone.now() - timedelta(days=3)
+    )
+    assert sweep_stale_uploads() == 1
+    stale = ResumableUpload.objects.get(pk=old["id"])
+    assert stale.state == "failed" and not stale.temp_path.exists()
+    assert ResumableUpload.objects.get(pk=fresh["id"]).state == "open"

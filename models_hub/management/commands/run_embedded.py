@@ -9,7 +9,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -25,6 +27,8 @@ class Command(BaseCommand):
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
                 "--queues", "scan,images,default", "--pool", "solo",
+                # The periodic sweeps run inside this one worker (celery beat, embedded).
+                "--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--loglevel", "INFO",
             ]
