@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import unicodedata
 
+import yaml
 from django.core.exceptions import ValidationError
 
 from models_hub.choices import CommercialUse
-from models_hub.formats.detect import Detected, UnrecognisedFormat, detect, is_text_config
+from models_hub.formats.detect import Detected, UnrecognisedFormat, detect
+from models_hub.formats.pickles import scan_stream
 from models_hub.models import License
 
 MODEL_EXTENSIONS = {"safetensors", "ckpt", "pt", "pth", "bin", "gguf", "onnx", "zip"}
 CONFIG_EXTENSIONS = {"yaml", "yml", "json"}
 ALLOWED_EXTENSIONS = MODEL_EXTENSIONS | CONFIG_EXTENSIONS
 DISPLAY_NAME_CAP = 200
-# Extensions whose name promises one format; tools pick their loader by these names.
-FORMAT_OF_EXTENSION = {"safetensors": "SafeTensor", "gguf": "GGUF", "onnx": "ONNX"}
+# Tools pick their loader by the extension, so name and content must agree both ways: a
+# pickle named .safetensors, or GGUF-looking bytes named .ckpt (which torch would unpickle),
+# are refused.
+FORMAT_OF_EXTENSION = {
+    "safetensors": "SafeTensor", "gguf": "GGUF", "onnx": "ONNX",
+    "ckpt": "PickleTensor", "pt": "PickleTensor", "pth": "PickleTensor", "bin": "PickleTensor",
+    "zip": "PickleTensor",
+}  # fmt: skip
+CONFIG_BYTES_CAP = 1024 * 1024
 
 
 def license_permission_errors(
@@ -88,10 +99,7 @@ def inspect_model_upload(uploaded) -> Detected:
         raise ValidationError(f"“{uploaded.name[:100]}” is empty.")
     uploaded.seek(0)
     if ext in CONFIG_EXTENSIONS:
-        head = uploaded.read(64 * 1024)
-        uploaded.seek(0)
-        if not is_text_config(head):
-            raise ValidationError(f"“{uploaded.name[:100]}” is not a text config file.")
+        check_config_file(uploaded, ext)
         return Detected(format="Other")
     try:
         detected = detect(uploaded, uploaded.size)
@@ -100,10 +108,37 @@ def inspect_model_upload(uploaded) -> Detected:
     finally:
         uploaded.seek(0)
     expected = FORMAT_OF_EXTENSION.get(ext)
-    if expected and detected.format != expected:
+    if detected.format != expected:
         # A pickle renamed .safetensors would be loaded by tools that trust the name.
         raise ValidationError(
             f"“{uploaded.name[:100]}” is named .{ext} but its content is {detected.format}: "
             f"give it the extension of its real format."
         )
     return detected
+
+
+def check_config_file(uploaded, ext: str) -> None:  # noqa: ANN001 - a Django UploadedFile
+    """A config must be small, UTF-8 throughout, and parse as what its name says."""
+    name = f"“{uploaded.name[:100]}”"
+    if uploaded.size > CONFIG_BYTES_CAP:
+        raise ValidationError(f"{name}: config files may be at most {CONFIG_BYTES_CAP:,} bytes.")
+    uploaded.seek(0)
+    raw = uploaded.read(CONFIG_BYTES_CAP + 1)
+    uploaded.seek(0)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{name} is not UTF-8 text.") from None
+    if "\x00" in text:
+        raise ValidationError(f"{name} is not a text config file.")
+    try:
+        if ext == "json":
+            json.loads(text)
+        else:
+            yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError, RecursionError):
+        raise ValidationError(f"{name} is not valid {ext.upper()}.") from None
+    # Text can still be a protocol-0 pickle: a file that renamed would load code.
+    scan = scan_stream(io.BytesIO(raw), label=uploaded.name[:100])
+    if scan.status == "Danger":
+        raise ValidationError(f"{name} contains a pickle that imports code.")

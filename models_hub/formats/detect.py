@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from models_hub.formats import safetensors
 
 SAFETENSORS_HEADER_CAP = safetensors.HEADER_CAP
-SNIFF_BYTES = 64
+SNIFF_BYTES = 512
 
 
 class UnrecognisedFormat(ValueError):
@@ -32,6 +32,9 @@ def sniff(head: bytes, size: int) -> str:
     """The format the first bytes announce, or UnrecognisedFormat."""
     if size == 0:
         raise UnrecognisedFormat("The file is empty.")
+    if head[257:262] == b"ustar":
+        # torch's legacy loader tries tar before pickle: a tar would be read differently.
+        raise UnrecognisedFormat("Tar archives are not accepted.")
     if head[:4] == b"GGUF":
         return "GGUF"
     if head[:4] == b"PK\x03\x04":
@@ -71,15 +74,3 @@ def detect(stream, size: int) -> Detected:
     if fmt == "SafeTensor":
         return read_safetensors_summary(stream, size)
     return Detected(format=fmt)
-
-
-def is_text_config(head: bytes) -> bool:
-    """A small YAML or JSON config file: UTF-8 text with no NUL bytes."""
-    if b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # The sample may end inside a multi-byte character; anything else is not text.
-        return exc.reason == "unexpected end of data" and exc.start >= len(head) - 3
-    return True

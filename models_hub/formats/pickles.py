@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 SUCCESS, DANGER, ERROR = "Success", "Danger", "Error"
+# Bump when the rules change: earlier verdicts are then not reused for new uploads.
+SCANNER_VERSION = 2
 
 # What torch.load and numpy need to rebuild tensors and state dicts, and nothing that can
 # call arbitrary code. Names are (module, qualified name).
@@ -195,6 +197,9 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
         for opcode, arg, _pos in pickletools.genops(stream):
             count += 1
             name = opcode.name
+            if type(arg) is int and arg == LEGACY_TORCH_MAGIC:
+                # torch's legacy format, whichever integer opcode spells the number.
+                result.legacy_torch = True
             if name in _STRING_OPS:
                 stack.append(arg.decode("latin-1") if isinstance(arg, bytes) else arg)
             elif name in _GET_OPS:
@@ -219,9 +224,6 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
                 # The copyreg extension registry maps numbers to any global.
                 result.status = DANGER
                 result.dangerous.add(f"{label}: extension code {arg}")
-                stack.append(_UNKNOWN)
-            elif name in ("LONG1", "LONG4", "LONG") and arg == LEGACY_TORCH_MAGIC:
-                result.legacy_torch = True
                 stack.append(_UNKNOWN)
             elif name == "STOP":
                 return result
@@ -273,13 +275,13 @@ def _scan_pickle_file(stream: BinaryIO, label: str) -> ScanResult:
                 result.merge(ScanResult(ERROR, message=str(exc)))
                 break
         return result
-    # A plain pickle: anything after it must be another pickle or not look like one at all.
+    # A plain pickle: anything after it must be further pickles we can read, since a loader
+    # may read on (pickletools and the unpickler disagree on some inputs, e.g. "I0x1").
     while capped.peek(1)[:1]:
         try:
             result.merge(scan_pickle_stream(capped, label=f"{label} (next pickle)"))
         except _NotAPickle as exc:
-            if exc.opcodes_read:
-                result.merge(ScanResult(ERROR, message=str(exc)))
+            result.merge(ScanResult(ERROR, message=f"{exc}; bytes after the pickle"))
             break
     return result
 
@@ -434,7 +436,12 @@ def picklescan_opinion(stream: BinaryIO, *, label: str = "file") -> ScanResult:
         found = picklescan.scan_bytes(stream, label, extension)
     except Exception as exc:  # noqa: BLE001 - any failure of the second opinion is an error
         return ScanResult(ERROR, message=f"picklescan could not read it ({exc.__class__.__name__})")
-    dangerous = {f"{g.module}.{g.name}" for g in found.globals if str(g.safety.name) == "Dangerous"}
+    # picklescan's "Suspicious" means "not on its safe list": not clean either.
+    dangerous = {
+        f"{g.module}.{g.name}"
+        for g in found.globals
+        if str(g.safety.name) in ("Dangerous", "Suspicious")
+    }
     if found.infected_files or dangerous:
         return ScanResult(DANGER, dangerous=dangerous or {"(picklescan)"},
                           message="picklescan found dangerous imports")  # fmt: skip

@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-HEADER_CAP = 100 * 1024 * 1024
+HEADER_CAP = 100_000_000  # the reference loader's own limit
+TENSOR_CAP = 100_000
 METADATA_VALUE_CAP = 64 * 1024
 
 # Bits per element of every dtype the format defines.
@@ -105,6 +106,8 @@ def read_header(stream: BinaryIO, size: int) -> SafetensorsInfo:
         raise SafetensorsError("The header is not a JSON object.")
 
     metadata, truncated = _read_metadata(header.pop("__metadata__", None))
+    if len(header) > TENSOR_CAP:
+        raise SafetensorsError(f"The header lists more than {TENSOR_CAP:,} tensors.")
     data_length = size - 8 - header_length
     spans: list[tuple[int, int, str]] = []
     bytes_by_dtype: Counter[str] = Counter()

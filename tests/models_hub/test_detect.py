@@ -18,7 +18,6 @@ from models_hub.formats.detect import (
     SAFETENSORS_HEADER_CAP,
     UnrecognisedFormat,
     detect,
-    is_text_config,
     read_safetensors_summary,
     sniff,
 )
@@ -239,60 +238,3 @@ def test_random_text_is_unrecognised():
     data = b"just some text that is not a model at all\n" * 4
     with pytest.raises(UnrecognisedFormat):
         _detect(data)
-
-
-def test_yaml_config_text_is_text_config():
-    yaml = (
-        b"model:\n  base_learning_rate: 1.0e-04\n"
-        b"  target: ldm.models.diffusion.ddpm.LatentDiffusion\n"
-        b"  params:\n    linear_start: 0.00085\n"
-    )
-    assert is_text_config(yaml) is True
-
-
-def test_json_and_non_ascii_text_is_text_config():
-    assert is_text_config('{"name": "caf\u00e9 \u6a21\u578b"}'.encode()) is True
-
-
-def test_utf8_character_cut_after_ascii_at_end_of_sample_is_still_text():
-    sample = ("title: x\n" + "\u6a21").encode()
-    assert is_text_config(sample[:-1]) is True
-    assert is_text_config(sample[:-2]) is True
-
-
-def test_utf8_character_cut_after_other_multibyte_characters_is_still_text():
-    # A config with CJK text whose 64 KB sample ends inside a character: the sample is valid
-    # UTF-8 up to the cut, so it is text. Dropping a fixed 3 bytes also cuts the character
-    # before, so this needs an incremental (final=False) decode.
-    sample = ("title: " + "\u6a21" * 10).encode()
-    assert is_text_config(sample[:-1]) is True
-    assert is_text_config(sample[:-2]) is True
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"\x00\x01\x02\x03",
-        RAW_PICKLE,
-        b"model: x\n\x00\n",
-        struct.pack("<Q", 16) + b'{"a":1}',
-    ],
-)
-def test_binary_with_nul_is_not_text_config(data):
-    assert is_text_config(data) is False
-
-
-def test_png_and_safetensors_are_not_text_config():
-    assert is_text_config(_png_bytes()) is False
-    assert is_text_config(make_safetensors(seed=1)) is False
-
-
-def test_invalid_utf8_in_the_middle_is_not_text_config():
-    assert is_text_config(b"model:\n  \xff\xfe target: x\n") is False
-
-
-def test_invalid_utf8_bytes_at_the_end_are_not_text_config():
-    # 0xFF can never start or continue a UTF-8 character, so this is not a character cut
-    # at the end of the sample: it is simply not UTF-8 text.
-    assert is_text_config(b"model:\n  target: x\n\xff") is False
-    assert is_text_config(b"\xff\xfe") is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import json
 import pickle
 import struct
@@ -296,3 +297,55 @@ def test_files_marked_checked_by_the_migration_are_not_reused_as_scans(monkeypat
     tasks.scan_model_file(pending.pk)
     pending.refresh_from_db()
     assert pending.scan_result == "Success" and "same content" not in pending.scan_message
+
+
+# --- second review (uploads, scanning, downloads) ---------------------------------------
+
+
+def test_gguf_looking_bytes_named_ckpt_are_refused(client_for, owner):
+    payload = b"GGUF" + b"\x03\x00\x00\x00\x00" + b"0" + EVIL_PICKLE
+    response = client_for(owner).post(
+        "/upload/", form_data(model_files=[SimpleUploadedFile("evil.ckpt", payload)])
+    )
+    assert response.status_code == 400
+    assert "its content is GGUF" in str(response.context["form"].errors["model_files"])
+
+
+def test_legacy_magic_written_as_int_still_scans_every_pickle():
+    from models_hub.formats.pickles import scan_stream
+
+    magic = b"I%d\n." % 0x1950A86A20F9469CFC6C
+    protocol = b"I0x3e9\n."  # the unpickler reads 1001; pickletools refuses it
+    evil = b"cposix\nsystem\n(S'true'\ntR."
+    result = scan_stream(io.BytesIO(magic + protocol + evil))
+    assert result.status != "Success"
+
+
+def test_tar_archives_are_refused(client_for, owner):
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("\x80\x02pickle")
+        archive.addfile(info, io.BytesIO(b""))
+    response = client_for(owner).post(
+        "/upload/", form_data(model_files=[SimpleUploadedFile("x.pt", buffer.getvalue())])
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("c.yaml", b"a: [1, 2\n", "not valid YAML"),
+        ("c.json", b"{nope", "not valid JSON"),
+        ("c.yaml", b"x: " + b"y" * (1024 * 1024), "at most"),
+        ("c.yaml", b"cposix\nsystem\n(S'true'\ntR.", "pickle that imports code"),
+    ],
+)
+def test_config_files_are_parsed_and_checked(client_for, owner, name, content, message):
+    data = form_data(model_files=[SimpleUploadedFile("w.safetensors", make_safetensors(seed=2)),
+                                  SimpleUploadedFile(name, content)])  # fmt: skip
+    response = client_for(owner).post("/upload/", data)
+    assert response.status_code == 400
+    assert message in str(response.context["form"].errors["model_files"])

@@ -246,7 +246,7 @@ def test_inspect_accepts_yaml_config():
 
 
 def test_inspect_rejects_binary_named_yaml():
-    with pytest.raises(ValidationError, match="text config"):
+    with pytest.raises(ValidationError, match="not UTF-8 text|not a text config"):
         inspect_model_upload(_upload("config.yaml", make_safetensors(seed=1)))
 
 
