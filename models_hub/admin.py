@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from models_hub.models import (
     BaseModel,
@@ -74,11 +75,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
     inlines = [FileInline, ParentInline]
     actions = ["publish_versions"]
 
-    @admin.action(description="Publish the selected versions (and their models)")
+    @admin.action(description="Publish the selected versions (files that could not be checked: "
+                  "only after looking at them)")  # fmt: skip
     def publish_versions(self, request, queryset) -> None:
+        published = 0
         for version in queryset.select_related("model"):
-            version_publish(version=version)
-        self.message_user(request, f"Published {queryset.count()} version(s).")
+            try:
+                version_publish(version=version, allow_unchecked=True)
+            except ValidationError as exc:
+                self.message_user(request, f"{version}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                published += 1
+        self.message_user(request, f"Published {published} version(s).")
 
 
 @admin.register(GalleryImage)

@@ -269,6 +269,8 @@ class ModelFile(models.Model):
     )
     scan_message = models.TextField(blank=True)
     scan_globals = models.JSONField(default=list, blank=True)
+    # Which rules gave the verdict: a newer scanner does not reuse an older one's Success.
+    scanner_version = models.PositiveSmallIntegerField(default=0)
     scanned_at = models.DateTimeField(null=True, blank=True)
     # What the file says about itself: tensor count, its metadata (values capped), and the
     # models its metadata names as parents (for the license check).

@@ -18,8 +18,8 @@ from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanR
 from models_hub.formats.detect import Detected
 from models_hub.formats.hashing import hash_stream
 from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
+from models_hub.formats.pickles import SCANNER_VERSION, scan_model_stream
 from models_hub.formats.pickles import describe as describe_scan
-from models_hub.formats.pickles import scan_model_stream
 from models_hub.models import (
     BaseModel,
     GalleryImage,
@@ -389,16 +389,24 @@ def model_file_scan(*, file_id: int) -> None:
     if not claimed:
         return
     model_file = ModelFile.objects.get(pk=file_id)
-    earlier = (
+    same_content = (
         ModelFile.objects.filter(
             sha256=model_file.sha256,
             scan_result__in=[ScanResult.SUCCESS, ScanResult.DANGER, ScanResult.ERROR],
             scanned_at__isnull=False,
+            scanner_version=SCANNER_VERSION,
         )
         .exclude(pk=file_id)
         .exclude(sha256="")
-        .order_by("scanned_at")
-        .first()
+    )
+    # The most severe verdict wins if copies of the same bytes were ever judged differently.
+    earlier = next(
+        (
+            row
+            for verdict in (ScanResult.DANGER, ScanResult.ERROR, ScanResult.SUCCESS)
+            for row in same_content.filter(scan_result=verdict).order_by("scanned_at")[:1]
+        ),
+        None,
     )
     if earlier is not None:
         status, message, found = earlier.scan_result, earlier.scan_message, earlier.scan_globals
@@ -425,7 +433,11 @@ def model_file_scan(*, file_id: int) -> None:
     model_file.scan_message = message[:2000]
     model_file.scan_globals = list(found)[:200]
     model_file.scanned_at = timezone.now()
-    model_file.save(update_fields=["scan_result", "scan_message", "scan_globals", "scanned_at"])
+    model_file.scanner_version = SCANNER_VERSION
+    model_file.save(
+        update_fields=["scan_result", "scan_message", "scan_globals", "scanned_at",
+                       "scanner_version"]
+    )  # fmt: skip
     version_publish_if_ready(version_id=model_file.version_id)
 
 
@@ -491,13 +503,22 @@ def version_publish_if_ready(*, version_id: int) -> bool:
 
 
 @transaction.atomic
-def version_publish(*, version: ModelVersion) -> ModelVersion:
+def version_publish(*, version: ModelVersion, allow_unchecked: bool = False) -> ModelVersion:
     """Make a version (and its model, on first publication) public.
 
-    Refused while any of its files is quarantined: those are never served to anyone.
+    Refused while a file is quarantined (never, for anyone), not yet hashed or scanned, or
+    could not be checked; staff who looked at an unchecked file pass `allow_unchecked`.
     """
-    if version.files.filter(scan_result=ScanResult.DANGER).exists():
+    files = version.files.all()
+    if files.filter(scan_result=ScanResult.DANGER).exists():
         raise ValidationError("A quarantined file can never be published.")
+    if (
+        files.exclude(hash_status=JobStatus.DONE).exists()
+        or files.filter(scan_result__in=[ScanResult.PENDING, ScanResult.RUNNING]).exists()
+    ):
+        raise ValidationError("Its files are still being processed; try again when they are done.")
+    if not allow_unchecked and files.filter(scan_result=ScanResult.ERROR).exists():
+        raise ValidationError("A file could not be checked; staff must look at it first.")
     now = timezone.now()
     version.status = Status.PUBLISHED
     version.published_at = version.published_at or now

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from models_hub import services, tasks
 from models_hub.choices import JobStatus, NsfwLevel, Status
 from models_hub.demo import make_image, make_safetensors
+from models_hub.formats.pickles import SCANNER_VERSION
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion
 from tests.factories import FileFactory, ImageFactory, VersionFactory, published_model
 from tests.models_hub.test_upload import form_data, stored_files
@@ -67,7 +68,8 @@ def test_benign_pickle_is_scanned_and_published(client_for, owner,
 
 def test_same_content_reuses_the_earlier_scan(monkeypatch):
     first = FileFactory(scan_result="Danger", scan_message="Imports code: posix.system",
-                        scan_globals=["posix.system"], sha256="cd" * 32)  # fmt: skip
+                        scan_globals=["posix.system"], sha256="cd" * 32,
+                        scanner_version=SCANNER_VERSION)  # fmt: skip
     first.scanned_at = first.created_at
     first.save()
     second = FileFactory(scan_result="Pending", sha256="cd" * 32, format="PickleTensor")
@@ -349,3 +351,50 @@ def test_config_files_are_parsed_and_checked(client_for, owner, name, content, m
     response = client_for(owner).post("/upload/", data)
     assert response.status_code == 400
     assert message in str(response.context["form"].errors["model_files"])
+
+
+def test_an_older_scanners_success_is_not_reused():
+    old = FileFactory(scan_result="Success", sha256="be" * 32, scanner_version=SCANNER_VERSION - 1)
+    old.scanned_at = old.created_at
+    old.save()
+    new = FileFactory(scan_result="Pending", sha256="be" * 32, format="PickleTensor")
+    new.file.save("upload", ContentFile(EVIL_PICKLE))
+    tasks.scan_model_file(new.pk)
+    new.refresh_from_db()
+    assert new.scan_result == "Danger" and new.scanner_version == SCANNER_VERSION
+
+
+def test_publish_is_refused_while_files_are_pending_or_unchecked(staff, client_for):
+    version = VersionFactory(status=Status.IN_REVIEW)
+    FileFactory(version=version, scan_result="Pending")
+    with pytest.raises(ValidationError, match="still being processed"):
+        services.version_publish(version=version)
+    ModelFile.objects.filter(version=version).update(scan_result="Error")
+    with pytest.raises(ValidationError, match="could not be checked"):
+        services.version_publish(version=version)
+    # Staff who looked at it may publish it from the admin action.
+    staff.is_superuser = True
+    staff.save()
+    response = client_for(staff).post(
+        "/admin/models_hub/modelversion/",
+        {"action": "publish_versions", "_selected_action": [version.pk]},
+    )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.status == Status.PUBLISHED
+
+
+def test_admin_publish_of_a_quarantined_version_reports_instead_of_failing(staff, client_for):
+    version = VersionFactory(status=Status.BLOCKED)
+    FileFactory(version=version, scan_result="Danger")
+    staff.is_superuser = True
+    staff.save()
+    response = client_for(staff).post(
+        "/admin/models_hub/modelversion/",
+        {"action": "publish_versions", "_selected_action": [version.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "quarantined file can never be published" in response.content.decode()
+    version.refresh_from_db()
+    assert version.status == Status.BLOCKED
