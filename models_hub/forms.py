@@ -223,6 +223,11 @@ class UploadForm(forms.Form):
             and not (self.has_error("model_files") or self.has_error("upload_ids"))
         ):
             self.add_error("model_files", "Add at least one model file.")
+        total = len(data.get("model_files") or []) + len(data.get("upload_ids") or [])
+        if total > settings.HUB_MAX_MODEL_FILES:
+            self.add_error(
+                "model_files", f"At most {settings.HUB_MAX_MODEL_FILES} files per version."
+            )
         license = data.get("license")
         if license is not None and "allow_commercial_use" in data:
             problems = license_permission_errors(

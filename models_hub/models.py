@@ -318,7 +318,9 @@ class ResumableUpload(models.Model):
 
     class State(models.TextChoices):
         OPEN = "open", "Receiving"
+        CHECKING = "checking", "Being checked"
         COMPLETE = "complete", "Complete"
+        ATTACHING = "attaching", "Being attached"
         USED = "used", "Attached to a version"
         FAILED = "failed", "Failed"
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_SINGLE_RANGE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")  # ASCII digits, < 2**63
 CHUNK = 8 * 1024 * 1024
 
 
@@ -34,8 +34,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise Unsatisfiable
         return max(0, size - length), size - 1
     start = int(first)
+    if last and int(last) < start:
+        return None  # not a valid range: RFC 9110 says ignore the header
     end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    if start >= size:
         raise Unsatisfiable
     return start, end
 

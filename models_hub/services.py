@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -123,6 +124,8 @@ def _store_model_files(uploads: list[UploadedFile], stored: list[str]) -> list[_
             raise ValidationError({"model_files": exc.messages}) from None
         key = default_storage.save(new_model_file_key(detected.format), uploaded)
         stored.append(key)
+        if hasattr(uploaded, "upload"):
+            uploaded.stored_key = key  # where its bytes went, in case they must go back
         result.append(
             _StoredModelFile(
                 key=key,
@@ -311,6 +314,9 @@ def model_upload(
         raise ValidationError("You can only add versions to your own models.")
     if not model_files:
         raise ValidationError({"model_files": "Add at least one model file."})
+    from models_hub.uploads import uploads_claim, uploads_mark_used, uploads_release
+
+    uploads_claim(files=model_files)
     stored: list[str] = []
     try:
         stored_files = _store_model_files(model_files, stored)
@@ -319,16 +325,29 @@ def model_upload(
             owner=owner, model=model, files=stored_files, images=stored_images, **fields
         )
     except BaseException:
-        for key in stored:
-            try:
-                default_storage.delete(key)
-            except OSError:
-                log.exception("Could not remove %s after a failed upload", key)
+        _undo_storage(stored, model_files)
+        uploads_release(files=model_files)
         raise
-    from models_hub.uploads import uploads_mark_used
-
-    uploads_mark_used(files=[f for f in model_files if hasattr(f, "upload")])
+    uploads_mark_used(files=model_files)
     return version
+
+
+def _undo_storage(stored: list[str], sources: list) -> None:
+    """Remove what a failed upload stored; bytes that local storage moved out of a resumable
+    upload go back to where they came from, so that upload can still be attached."""
+    moved_from = {
+        getattr(source, "stored_key", None): source.temporary_file_path()
+        for source in sources
+        if hasattr(source, "upload") and getattr(source, "stored_key", None)
+    }
+    for key in stored:
+        try:
+            if key in moved_from and isinstance(default_storage, FileSystemStorage):
+                os.replace(default_storage.path(key), moved_from[key])
+            else:
+                default_storage.delete(key)
+        except OSError:
+            log.exception("Could not undo %s after a failed upload", key)
 
 
 # --- Background processing (called by tasks; each step is safe to run twice) --------------

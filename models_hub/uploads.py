@@ -47,6 +47,10 @@ class ChunkBusy(Exception):
     """Another request is writing to this upload right now."""
 
 
+class UploadBusy(Exception):
+    """Another request holds this upload (checking, attaching) or it is gone."""
+
+
 class ChunkIncomplete(Exception):
     """The connection ended before the whole chunk arrived; nothing of it counts."""
 
@@ -107,13 +111,20 @@ def upload_write_chunk(
         )
     if offset + length > upload.size:
         raise ValidationError(f"The chunk would go past the declared size ({upload.size:,}).")
-    with open(upload.temp_path, "r+b") as part:
+    try:
+        part = open(upload.temp_path, "r+b")  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise UploadBusy("This upload was cancelled or removed.") from None
+    with part:
         try:
             fcntl.flock(part, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ChunkBusy from None
-        # Re-read under the lock: a request that held it may have just moved the offset.
+        # Re-read under the lock: a request that held it may have just moved the offset,
+        # or a cancel or complete may have taken the upload.
         upload.refresh_from_db(fields=["received", "state"])
+        if upload.state != ResumableUpload.State.OPEN:
+            raise UploadBusy("This upload is no longer receiving data.")
         if offset != upload.received:
             raise OffsetMismatch(upload.received)
         part.seek(offset)
@@ -139,15 +150,24 @@ def upload_write_chunk(
 
 
 def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
-    """Check the assembled file: size, every hash in one read, format from the content."""
+    """Check the assembled file: size, every hash in one read, format from the content.
+
+    The row is claimed first (OPEN -> CHECKING), so a second `complete`, a late chunk or a
+    cancel arriving meanwhile finds it taken instead of racing the check.
+    """
+    upload.refresh_from_db()
     if upload.state == ResumableUpload.State.COMPLETE:
         return upload
-    if upload.state != ResumableUpload.State.OPEN:
-        raise ValidationError("This upload cannot be completed.")
     if upload.received != upload.size:
         raise ValidationError(
             f"The upload has {upload.received:,} of {upload.size:,} bytes; send the rest first."
         )
+    claimed = ResumableUpload.objects.filter(
+        pk=upload.pk, state=ResumableUpload.State.OPEN, received=upload.size
+    ).update(state=ResumableUpload.State.CHECKING)
+    if not claimed:
+        raise UploadBusy("This upload is being checked or was cancelled.")
+    upload.state = ResumableUpload.State.CHECKING
     part_file = _PartFile(upload)
     try:
         detected = inspect_model_upload(part_file)
@@ -174,8 +194,20 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
         "autov3": hashes.autov3, "crc32": hashes.crc32, "blake3": hashes.blake3,
     }  # fmt: skip
     upload.state = ResumableUpload.State.COMPLETE
-    upload.save(update_fields=["format", "hashes", "state", "updated_at"])
+    ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.CHECKING).update(
+        format=upload.format, hashes=upload.hashes, state=upload.state, updated_at=timezone.now()
+    )
     return upload
+
+
+def upload_cancel(*, upload: ResumableUpload) -> None:
+    """Drop an upload that is receiving or complete; one being checked or attached stays."""
+    cancelled = ResumableUpload.objects.filter(
+        pk=upload.pk, state__in=[ResumableUpload.State.OPEN, ResumableUpload.State.COMPLETE]
+    ).update(state=ResumableUpload.State.FAILED, error="Cancelled.")
+    if not cancelled:
+        raise UploadBusy("This upload is being checked or attached, or is already gone.")
+    upload.temp_path.unlink(missing_ok=True)
 
 
 def upload_discard(*, upload: ResumableUpload, error: str = "") -> None:
@@ -202,6 +234,7 @@ class _PartFile(File):
 
 def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
     """The owner's completed uploads as files for `services.model_upload`."""
+    upload_ids = list(dict.fromkeys(upload_ids))  # the same upload once, however often named
     uploads = {
         str(u.pk): u
         for u in ResumableUpload.objects.filter(
@@ -213,14 +246,47 @@ def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
         raise ValidationError(
             {"upload_ids": "Some uploaded files are not finished or not yours; upload them again."}
         )
-    return [_PartFile(uploads[i]) for i in upload_ids]
+    try:
+        return [_PartFile(uploads[i]) for i in upload_ids]
+    except FileNotFoundError:
+        raise ValidationError(
+            {"upload_ids": "An uploaded file is no longer on the server; upload it again."}
+        ) from None
+
+
+def uploads_claim(*, files: list) -> None:
+    """Take completed uploads for one version (COMPLETE -> ATTACHING), all or none."""
+    parts = [f for f in files if isinstance(f, _PartFile)]
+    claimed: list[_PartFile] = []
+    for part in parts:
+        taken = ResumableUpload.objects.filter(
+            pk=part.upload.pk, state=ResumableUpload.State.COMPLETE
+        ).update(state=ResumableUpload.State.ATTACHING)
+        if not taken:
+            uploads_release(files=claimed)
+            raise ValidationError(
+                {"model_files": "An uploaded file is already being attached elsewhere."}
+            )
+        claimed.append(part)
+
+
+def uploads_release(*, files: list) -> None:
+    """Give claimed uploads back after a failed attach, moving their bytes back if needed."""
+    for part in (f for f in files if isinstance(f, _PartFile)):
+        part.close()
+        ResumableUpload.objects.filter(
+            pk=part.upload.pk, state=ResumableUpload.State.ATTACHING
+        ).update(state=ResumableUpload.State.COMPLETE)
 
 
 @transaction.atomic
-def uploads_mark_used(*, files: list[_PartFile]) -> None:
-    for part in files:
+def uploads_mark_used(*, files: list) -> None:
+    for part in (f for f in files if isinstance(f, _PartFile)):
         part.close()
-        ResumableUpload.objects.filter(pk=part.upload.pk).update(state=ResumableUpload.State.USED)
+        part.upload.temp_path.unlink(missing_ok=True)  # still there when storage copied it
+        ResumableUpload.objects.filter(
+            pk=part.upload.pk, state=ResumableUpload.State.ATTACHING
+        ).update(state=ResumableUpload.State.USED)
 
 
 def uploads_sweep_stale() -> int:

@@ -172,7 +172,9 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
         response: HttpResponse = HttpResponse(content_type="application/octet-stream")
         response["X-Accel-Redirect"] = settings.HUB_DOWNLOAD_ACCEL_PREFIX + model_file.file.name
         response["Content-Disposition"] = content_disposition_header(True, model_file.name)
-        counted = counted and request.headers.get("Range", "bytes=0-").startswith("bytes=0-")
+        counted = counted and _counts_as_download(
+            request.headers.get("Range"), model_file.size_bytes
+        )
     elif isinstance(default_storage, FileSystemStorage):
         try:
             stream = model_file.file.open("rb")
@@ -193,6 +195,17 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
     if counted:
         download_record(model_file=model_file)
     return response
+
+
+COUNTED_PREFIX = 1024 * 1024
+
+
+def _counts_as_download(range_header: str | None, size: int) -> bool:
+    try:
+        span = parse_range(range_header, size)
+    except Unsatisfiable:
+        return False
+    return span is None or (span[0] == 0 and span[1] + 1 >= min(size, COUNTED_PREFIX))
 
 
 def _ranged_file_response(
@@ -233,7 +246,8 @@ def _ranged_file_response(
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Content-Disposition"] = content_disposition_header(True, model_file.name)
-    return response, start == 0
+    # A resumed transfer (not from byte 0) or a probe of a few bytes is not a new download.
+    return response, start == 0 and end - start + 1 >= min(size, COUNTED_PREFIX)
 
 
 @require_safe

@@ -24,11 +24,14 @@ from models_hub.uploads import (
     ChunkBusy,
     ChunkIncomplete,
     OffsetMismatch,
+    UploadBusy,
+    upload_cancel,
     upload_complete,
     upload_create,
-    upload_discard,
     upload_write_chunk,
 )
+
+CREATE_BODY_CAP = 16 * 1024
 
 
 def _api_login_required(view):
@@ -70,9 +73,14 @@ def _own_upload(request: HttpRequest, upload_id) -> ResumableUpload | None:
 @_api_login_required
 @require_http_methods(["POST"])
 def create(request: HttpRequest) -> HttpResponse:
+    if (
+        parse_count(request.headers.get("Content-Length")) is None
+        or int(request.headers["Content-Length"]) > CREATE_BODY_CAP
+    ):
+        return JsonResponse({"error": "Send a small JSON object with Content-Length."}, status=400)
     try:
         data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, numbers past Python's limit
         return JsonResponse({"error": "Send a JSON object."}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"error": "Send a JSON object."}, status=400)
@@ -95,8 +103,10 @@ def detail(request: HttpRequest, upload_id) -> HttpResponse:
     if upload is None:
         return JsonResponse({"error": "No such upload."}, status=404)
     if request.method == "DELETE":
-        if upload.state == ResumableUpload.State.OPEN or upload.state == "complete":
-            upload_discard(upload=upload, error="Cancelled.")
+        try:
+            upload_cancel(upload=upload)
+        except UploadBusy as exc:
+            return JsonResponse({"error": str(exc)}, status=409)
         return HttpResponse(status=204)
     if request.method == "PUT":
         return _put_chunk(request, upload)
@@ -121,6 +131,8 @@ def _put_chunk(request: HttpRequest, upload: ResumableUpload) -> HttpResponse:
         return response
     except ChunkBusy:
         return JsonResponse({"error": "Another chunk is being written; retry."}, status=409)
+    except UploadBusy as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
     except ChunkIncomplete:
         return JsonResponse(
             {"error": "The chunk did not arrive whole; send it again.", "offset": upload.received},
@@ -141,6 +153,8 @@ def complete(request: HttpRequest, upload_id) -> HttpResponse:
         return JsonResponse({"error": "No such upload."}, status=404)
     try:
         upload = upload_complete(upload=upload)
+    except UploadBusy as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
     except ValidationError as exc:
         return _errors(exc, status=400 if upload.state != "failed" else 422)
     return JsonResponse(_describe(upload))

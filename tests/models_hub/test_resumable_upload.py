@@ -227,3 +227,73 @@ def test_stale_uploads_are_swept(api):
     stale = ResumableUpload.objects.get(pk=old["id"])
     assert stale.state == "failed" and not stale.temp_path.exists()
     assert ResumableUpload.objects.get(pk=fresh["id"]).state == "open"
+
+
+def _completed(api) -> dict:
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+    assert api.post(f"/api/uploads/{upload['id']}/complete").status_code == 200
+    return upload
+
+
+def test_the_same_upload_named_twice_is_attached_once(api, django_capture_on_commit_callbacks):
+    upload = _completed(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/upload/", form_data(model_files=None, upload_ids=f"{upload['id']},{upload['id']}")
+        )
+    assert response.status_code == 302
+    assert ModelFile.objects.count() == 1
+
+
+def test_a_failed_attach_gives_the_bytes_back(api, monkeypatch):
+    from models_hub import services
+
+    upload = _completed(api)
+    row = ResumableUpload.objects.get(pk=upload["id"])
+
+    def explode(*, model):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "model_refresh_search_document", explode)
+    api.raise_request_exception = True
+    with pytest.raises(RuntimeError):
+        api.post("/upload/", form_data(model_files=None, upload_ids=upload["id"]))
+    row.refresh_from_db()
+    assert row.state == "complete" and row.temp_path.read_bytes() == WEIGHTS
+    assert not ModelFile.objects.exists()
+    monkeypatch.undo()
+    response = api.post("/upload/", form_data(model_files=None, upload_ids=upload["id"]))
+    assert response.status_code == 302  # the upload can still be used
+
+
+def test_an_upload_being_attached_cannot_be_attached_again(api):
+    from models_hub.uploads import uploads_claim, uploads_for_version
+
+    upload = _completed(api)
+    owner = ResumableUpload.objects.get(pk=upload["id"]).owner
+    first = uploads_for_version(owner=owner, upload_ids=[upload["id"]])
+    uploads_claim(files=first)
+    response = api.post("/upload/", form_data(model_files=None, upload_ids=upload["id"]))
+    assert response.status_code == 400
+
+
+def test_cancel_or_chunks_during_the_check_are_refused(api):
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+    ResumableUpload.objects.filter(pk=upload["id"]).update(state="checking")
+    assert api.delete(f"/api/uploads/{upload['id']}").status_code == 409
+    assert api.post(f"/api/uploads/{upload['id']}/complete").status_code == 409
+
+
+def test_a_chunk_after_cancel_is_a_409_not_a_500(api):
+    upload = create(api)
+    assert api.delete(f"/api/uploads/{upload['id']}").status_code == 204
+    ResumableUpload.objects.filter(pk=upload["id"]).update(state="open")  # a stale view
+    assert put(api, upload["id"], 0, WEIGHTS[:10]).status_code == 409
+
+
+@pytest.mark.parametrize("body", ["[" * 50_000, '{"size": ' + "9" * 5000 + "}"])
+def test_hostile_json_is_a_400(api, body):
+    response = api.post("/api/uploads", body, content_type="application/json")
+    assert response.status_code == 400
