@@ -72,7 +72,6 @@ def test_resumed_download_gets_the_rest_and_counts_once(client, stored):
     first = client.get(f"/api/download/models/{version.pk}")
     assert first.status_code == 200
     first_part = next(iter(first.streaming_content))[:4096]
-    first.close()
     rest = client.get(f"/api/download/models/{version.pk}", HTTP_RANGE="bytes=4096-")
     assert rest.status_code == 206
     assert rest["Content-Range"] == f"bytes 4096-{len(CONTENT) - 1}/{len(CONTENT)}"
