@@ -8,6 +8,7 @@ moved (not copied) into local storage.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import re
@@ -128,25 +129,64 @@ def upload_write_chunk(
         if offset != upload.received:
             raise OffsetMismatch(upload.received)
         part.seek(offset)
+        hasher = _running_hasher(upload.pk, offset)
         written = 0
         while written < length:
             piece = body.read(min(COPY_BUFFER, length - written))
             if not piece:
                 break
             part.write(piece)
+            if hasher is not None:
+                hasher.update(piece)
             written += len(piece)
         # Drop whatever an earlier, broken request left past this point.
         part.truncate()
         if written != length:
             part.truncate(offset)
+            _RUNNING_HASHES.pop(str(upload.pk), None)  # it has seen bytes that do not count
             raise ChunkIncomplete
         part.flush()
         os.fsync(part.fileno())
         ResumableUpload.objects.filter(pk=upload.pk, received=offset).update(
             received=offset + length
         )
+        if hasher is not None:
+            _RUNNING_HASHES[str(upload.pk)] = (hasher, offset + length)
     upload.refresh_from_db()
     return upload
+
+
+# Hashes computed while the chunks arrive, so completing needs no second read of the file.
+# Process-local: when chunks of one upload reach different web processes, completing falls
+# back to reading the file once. Bounded, oldest dropped first.
+_RUNNING_HASHES: dict[str, tuple[StreamHasher, int]] = {}
+_RUNNING_HASHES_CAP = 64
+
+
+def _running_hasher(upload_id, offset: int) -> StreamHasher | None:
+    key = str(upload_id)
+    if offset == 0:
+        entry = _RUNNING_HASHES.pop(key, None)
+        if entry:
+            entry[0].close()
+        while len(_RUNNING_HASHES) >= _RUNNING_HASHES_CAP:
+            _RUNNING_HASHES.pop(next(iter(_RUNNING_HASHES)))[0].close()
+        # AutoV3 is kept for every file; it is dropped at completion unless safetensors.
+        return StreamHasher(safetensors=True)
+    entry = _RUNNING_HASHES.get(key)
+    if entry is None or entry[1] != offset:
+        return None
+    return entry[0]
+
+
+def _hashes_from_running(upload: ResumableUpload, is_safetensors: bool):
+    entry = _RUNNING_HASHES.pop(str(upload.pk), None)
+    if entry is None or entry[1] != upload.size:
+        return None
+    hashes = entry[0].result()
+    if not is_safetensors:
+        hashes = dataclasses.replace(hashes, autov3="")
+    return hashes
 
 
 def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
@@ -171,11 +211,14 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
     part_file = _PartFile(upload)
     try:
         detected = inspect_model_upload(part_file)
-        hasher = StreamHasher(safetensors=detected.format == "SafeTensor")
-        with open(upload.temp_path, "rb") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
-                hasher.update(chunk)
-        hashes = hasher.result()
+        is_safetensors = detected.format == "SafeTensor"
+        hashes = _hashes_from_running(upload, is_safetensors)
+        if hashes is None:
+            hasher = StreamHasher(safetensors=is_safetensors)
+            with open(upload.temp_path, "rb") as stream:
+                while chunk := stream.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+            hashes = hasher.result()
         if hashes.size != upload.size:
             raise ValidationError("The stored file does not have the declared size.")
         if upload.expected_sha256 and hashes.sha256 != upload.expected_sha256:

@@ -297,3 +297,28 @@ def test_a_chunk_after_cancel_is_a_409_not_a_500(api):
 def test_hostile_json_is_a_400(api, body):
     response = api.post("/api/uploads", body, content_type="application/json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("forget_at", [None, 2000])
+def test_hashes_are_right_whether_computed_on_arrival_or_read_back(api, forget_at, monkeypatch):
+    """Chunks hashed as they arrive, or (when another web process took some chunks) read
+    back at completion: the same six hashes either way."""
+    from models_hub import uploads
+    from models_hub.formats.hashing import hash_stream
+
+    read_back = []
+    original = uploads.StreamHasher
+    monkeypatch.setattr(uploads, "StreamHasher", lambda **kw: read_back.append(1) or original(**kw))
+    upload = create(api)
+    for offset in range(0, len(WEIGHTS), 1000):
+        if offset == forget_at:
+            uploads._RUNNING_HASHES.clear()  # as if this chunk reached another process
+        assert put(api, upload["id"], offset, WEIGHTS[offset : offset + 1000]).status_code == 200
+    done = api.post(f"/api/uploads/{upload['id']}/complete").json()
+    expected = hash_stream(io.BytesIO(WEIGHTS), safetensors=True)
+    assert done["hashes"]["SHA256"] == expected.sha256
+    assert (
+        done["hashes"]["AUTOV3"] == expected.autov3 and done["hashes"]["BLAKE3"] == expected.blake3
+    )
+    # One hasher made at the first chunk; a second only when the file had to be read back.
+    assert len(read_back) == (1 if forget_at is None else 2)
