@@ -208,8 +208,11 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
     if not claimed:
         raise UploadBusy("This upload is being checked or was cancelled.")
     upload.state = ResumableUpload.State.CHECKING
-    part_file = _PartFile(upload)
+    part_file = None
     try:
+        if upload.temp_path.stat().st_size != upload.size:
+            raise ValidationError("The stored file does not have the declared size.")
+        part_file = _PartFile(upload)
         detected = inspect_model_upload(part_file)
         is_safetensors = detected.format == "SafeTensor"
         hashes = _hashes_from_running(upload, is_safetensors)
@@ -229,8 +232,18 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
     except ValidationError as exc:
         upload_discard(upload=upload, error=" ".join(exc.messages))
         raise
+    except FileNotFoundError:
+        upload_discard(upload=upload, error="The uploaded bytes are gone; upload the file again.")
+        raise ValidationError("The uploaded bytes are gone; upload the file again.") from None
+    except BaseException:
+        # Something outside the file's control (a disk error): let the client try again.
+        ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.CHECKING).update(
+            state=ResumableUpload.State.OPEN
+        )
+        raise
     finally:
-        part_file.close()
+        if part_file is not None:
+            part_file.close()
     upload.format = detected.format
     upload.hashes = {
         "sha256": hashes.sha256, "autov1": hashes.autov1, "autov2": hashes.autov2,

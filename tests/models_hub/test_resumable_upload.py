@@ -322,3 +322,31 @@ def test_hashes_are_right_whether_computed_on_arrival_or_read_back(api, forget_a
     )
     # One hasher made at the first chunk; a second only when the file had to be read back.
     assert len(read_back) == (1 if forget_at is None else 2)
+
+
+def test_a_disk_error_while_checking_lets_the_client_try_again(api, monkeypatch):
+    from models_hub import uploads
+
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+
+    def failing_inspect(part):
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(uploads, "inspect_model_upload", failing_inspect)
+    api.raise_request_exception = True
+    with pytest.raises(OSError):
+        api.post(f"/api/uploads/{upload['id']}/complete")
+    assert ResumableUpload.objects.get(pk=upload["id"]).state == "open"
+    monkeypatch.undo()
+    assert api.post(f"/api/uploads/{upload['id']}/complete").status_code == 200
+
+
+def test_bytes_lost_on_disk_are_caught_at_completion(api):
+    upload = create(api)
+    send_all(api, upload["id"], WEIGHTS, chunk=4096)
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    with open(row.temp_path, "r+b") as part:  # as after a crash before the data hit the disk
+        part.truncate(len(WEIGHTS) - 100)
+    response = api.post(f"/api/uploads/{upload['id']}/complete")
+    assert response.status_code == 422 and "declared size" in response.json()["error"]
