@@ -337,6 +337,12 @@ class ResumableUpload(models.Model):
     # Filled when complete: what the content is and every hash, computed in one pass.
     format = models.CharField(max_length=16, blank=True)
     hashes = models.JSONField(default=dict, blank=True)
+    # Direct uploads to S3: the browser sends parts to the bucket through presigned URLs.
+    s3_key = models.CharField(max_length=255, blank=True)
+    s3_upload_id = models.CharField(max_length=1024, blank=True)
+    # What the content said about itself at completion (precision, tensors, metadata,
+    # parents), kept for direct uploads whose bytes are not on this server.
+    detected = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -348,6 +354,10 @@ class ResumableUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.received}/{self.size})"
+
+    @property
+    def is_direct(self) -> bool:
+        return bool(self.s3_upload_id)
 
     @property
     def temp_path(self) -> Path:

@@ -118,6 +118,18 @@ def _store_model_files(uploads: list[UploadedFile], stored: list[str]) -> list[_
     """Check each file by its content and write it to storage under a generated key."""
     result = []
     for index, uploaded in enumerate(uploads):
+        if getattr(uploaded, "already_stored_key", None):
+            # A direct upload: checked when it completed, already in the bucket.
+            result.append(
+                _StoredModelFile(
+                    key=uploaded.already_stored_key,
+                    display_name=normalise_display_name(uploaded.name, fallback="model"),
+                    size=uploaded.size,
+                    detected=uploaded.detected(),
+                    hashes=uploaded.known_hashes,
+                )
+            )
+            continue
         try:
             detected = inspect_model_upload(uploaded)
         except ValidationError as exc:

@@ -20,9 +20,11 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from models_hub import direct_uploads
 from models_hub.formats.hashing import CHUNK_SIZE, StreamHasher
 from models_hub.models import ResumableUpload
 from models_hub.validation import (
@@ -63,7 +65,9 @@ STALE_OPEN_AFTER = timedelta(days=2)
 STALE_COMPLETE_AFTER = timedelta(days=7)
 
 
-def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "") -> ResumableUpload:
+def upload_create(
+    *, owner, filename: str, size: int, expected_sha256: str = "", direct: bool = False
+) -> ResumableUpload:
     errors: dict[str, str] = {}
     name = normalise_display_name(filename, fallback="")
     if not name:
@@ -87,6 +91,14 @@ def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "")
         raise ValidationError(
             f"You have {open_count} unfinished uploads: finish or cancel some first."
         )
+    if direct:
+        if not direct_uploads.direct_uploads_available():
+            raise ValidationError({"direct": "Direct uploads need S3 storage."})
+        upload = ResumableUpload.objects.create(
+            owner=owner, filename=name, size=size, expected_sha256=expected_sha256.lower()
+        )
+        direct_uploads.start(upload, settings.HUB_UPLOAD_CHUNK_BYTES)
+        return upload
     upload_dir = Path(settings.HUB_UPLOAD_DIR)
     upload_dir.mkdir(parents=True, exist_ok=True)
     if shutil.disk_usage(upload_dir).free - FREE_SPACE_MARGIN < size:
@@ -98,12 +110,22 @@ def upload_create(*, owner, filename: str, size: int, expected_sha256: str = "")
     return upload
 
 
+def upload_refresh_offset(*, upload: ResumableUpload) -> ResumableUpload:
+    """For a direct upload, ask the bucket how far the parts have come."""
+    if upload.is_direct and upload.state == ResumableUpload.State.OPEN:
+        upload.received = direct_uploads.received(upload, settings.HUB_UPLOAD_CHUNK_BYTES)
+        ResumableUpload.objects.filter(pk=upload.pk).update(received=upload.received)
+    return upload
+
+
 def upload_write_chunk(
     *, upload: ResumableUpload, offset: int, length: int, body: BinaryIO
 ) -> ResumableUpload:
     """Append one chunk that starts at `offset`, streamed from `body` in small pieces."""
     if upload.state != ResumableUpload.State.OPEN:
         raise ValidationError("This upload is no longer receiving data.")
+    if upload.is_direct:
+        raise ValidationError("Send the parts of a direct upload to their presigned URLs.")
     if offset != upload.received:
         raise OffsetMismatch(upload.received)
     if length <= 0 or length > settings.HUB_UPLOAD_CHUNK_BYTES:
@@ -198,6 +220,8 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
     upload.refresh_from_db()
     if upload.state == ResumableUpload.State.COMPLETE:
         return upload
+    if upload.is_direct:
+        return _complete_direct(upload)
     if upload.received != upload.size:
         raise ValidationError(
             f"The upload has {upload.received:,} of {upload.size:,} bytes; send the rest first."
@@ -256,6 +280,30 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
     return upload
 
 
+def _complete_direct(upload: ResumableUpload) -> ResumableUpload:
+    claimed = ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.OPEN).update(
+        state=ResumableUpload.State.CHECKING
+    )
+    if not claimed:
+        raise UploadBusy("This upload is being checked or was cancelled.")
+    try:
+        fields = direct_uploads.complete(upload, settings.HUB_UPLOAD_CHUNK_BYTES)
+    except ValidationError as exc:
+        if "send the missing parts" in " ".join(exc.messages):
+            ResumableUpload.objects.filter(pk=upload.pk).update(state=ResumableUpload.State.OPEN)
+        else:
+            upload_discard(upload=upload, error=" ".join(exc.messages))
+        raise
+    except BaseException:
+        ResumableUpload.objects.filter(pk=upload.pk).update(state=ResumableUpload.State.OPEN)
+        raise
+    ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.CHECKING).update(
+        state=ResumableUpload.State.COMPLETE, received=upload.size, **fields
+    )
+    upload.refresh_from_db()
+    return upload
+
+
 def upload_cancel(*, upload: ResumableUpload) -> None:
     """Drop an upload that is receiving or complete; one being checked or attached stays."""
     cancelled = ResumableUpload.objects.filter(
@@ -263,11 +311,21 @@ def upload_cancel(*, upload: ResumableUpload) -> None:
     ).update(state=ResumableUpload.State.FAILED, error="Cancelled.")
     if not cancelled:
         raise UploadBusy("This upload is being checked or attached, or is already gone.")
+    _free(upload)
+
+
+def _free(upload: ResumableUpload) -> None:
+    """Give back what an upload holds: its temp file, its open multipart upload or, for a
+    completed direct upload never attached, its object."""
     upload.temp_path.unlink(missing_ok=True)
+    if upload.is_direct:
+        direct_uploads.abort(upload)
+        if upload.s3_key and not upload.s3_key.startswith("uploads/"):
+            default_storage.delete(upload.s3_key)
 
 
 def upload_discard(*, upload: ResumableUpload, error: str = "") -> None:
-    upload.temp_path.unlink(missing_ok=True)
+    _free(upload)
     upload.state = ResumableUpload.State.FAILED
     upload.error = error[:2000]
     upload.save(update_fields=["state", "error", "updated_at"])
@@ -288,6 +346,33 @@ class _PartFile(File):
         return str(self.upload.temp_path)
 
 
+class _StoredObject:
+    """A completed direct upload: its bytes already sit in the bucket under their final key."""
+
+    def __init__(self, upload: ResumableUpload) -> None:
+        self.upload = upload
+        self.name = upload.filename
+        self.size = upload.size
+        self.known_hashes = upload.hashes or None
+        self.already_stored_key = upload.s3_key
+
+    def detected(self):
+        from models_hub.formats.detect import Detected
+        from models_hub.formats.safetensors import ParentRef
+
+        info = self.upload.detected or {}
+        return Detected(
+            format=self.upload.format,
+            precision=info.get("precision", ""),
+            tensor_count=info.get("tensor_count"),
+            metadata=info.get("metadata", {}),
+            parents=[ParentRef(**p) for p in info.get("parents", [])],
+        )
+
+    def close(self) -> None:
+        pass
+
+
 def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
     """The owner's completed uploads as files for `services.model_upload`."""
     upload_ids = list(dict.fromkeys(upload_ids))  # the same upload once, however often named
@@ -303,7 +388,10 @@ def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
             {"upload_ids": "Some uploaded files are not finished or not yours; upload them again."}
         )
     try:
-        return [_PartFile(uploads[i]) for i in upload_ids]
+        return [
+            _StoredObject(uploads[i]) if uploads[i].is_direct else _PartFile(uploads[i])
+            for i in upload_ids
+        ]
     except FileNotFoundError:
         raise ValidationError(
             {"upload_ids": "An uploaded file is no longer on the server; upload it again."}
@@ -312,7 +400,7 @@ def uploads_for_version(*, owner, upload_ids: list[str]) -> list[_PartFile]:
 
 def uploads_claim(*, files: list) -> None:
     """Take completed uploads for one version (COMPLETE -> ATTACHING), all or none."""
-    parts = [f for f in files if isinstance(f, _PartFile)]
+    parts = [f for f in files if hasattr(f, "upload")]
     claimed: list[_PartFile] = []
     for part in parts:
         taken = ResumableUpload.objects.filter(
@@ -328,7 +416,7 @@ def uploads_claim(*, files: list) -> None:
 
 def uploads_release(*, files: list) -> None:
     """Give claimed uploads back after a failed attach, moving their bytes back if needed."""
-    for part in (f for f in files if isinstance(f, _PartFile)):
+    for part in (f for f in files if hasattr(f, "upload")):
         part.close()
         ResumableUpload.objects.filter(
             pk=part.upload.pk, state=ResumableUpload.State.ATTACHING
@@ -337,7 +425,7 @@ def uploads_release(*, files: list) -> None:
 
 @transaction.atomic
 def uploads_mark_used(*, files: list) -> None:
-    for part in (f for f in files if isinstance(f, _PartFile)):
+    for part in (f for f in files if hasattr(f, "upload")):
         part.close()
         part.upload.temp_path.unlink(missing_ok=True)  # still there when storage copied it
         ResumableUpload.objects.filter(

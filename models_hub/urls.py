@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/uploads", upload_api.create, name="upload_create"),
     path("api/uploads/<uuid:upload_id>", upload_api.detail, name="upload_detail"),
     path("api/uploads/<uuid:upload_id>/complete", upload_api.complete, name="upload_complete"),
+    path("api/uploads/<uuid:upload_id>/parts", upload_api.parts, name="upload_parts"),
 ]

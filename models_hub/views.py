@@ -27,6 +27,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
+from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.params import parse_id
@@ -112,7 +113,11 @@ def version_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _handle_upload(request: HttpRequest, form: UploadForm, *, template: str) -> HttpResponse:
-    context = {"form": form, "model": getattr(form, "model", None)}
+    context = {
+        "form": form,
+        "model": getattr(form, "model", None),
+        "direct_uploads": direct_uploads_available(),
+    }
     if request.method == "POST":
         if form.is_valid():
             try:

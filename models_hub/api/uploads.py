@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
+from models_hub import direct_uploads
 from models_hub.models import ResumableUpload
 from models_hub.params import parse_count
 from models_hub.uploads import (
@@ -28,6 +29,7 @@ from models_hub.uploads import (
     upload_cancel,
     upload_complete,
     upload_create,
+    upload_refresh_offset,
     upload_write_chunk,
 )
 
@@ -63,6 +65,7 @@ def _describe(upload: ResumableUpload) -> dict:
         else None,
         "error": upload.error or None,
         "chunkSize": settings.HUB_UPLOAD_CHUNK_BYTES,
+        "direct": upload.is_direct,
     }
 
 
@@ -90,6 +93,7 @@ def create(request: HttpRequest) -> HttpResponse:
             filename=str(data.get("filename") or "")[:1000],
             size=data.get("size") if type(data.get("size")) is int else -1,
             expected_sha256=str(data.get("sha256") or ""),
+            direct=data.get("direct") in (True, "true"),
         )
     except ValidationError as exc:
         return _errors(exc)
@@ -110,10 +114,28 @@ def detail(request: HttpRequest, upload_id) -> HttpResponse:
         return HttpResponse(status=204)
     if request.method == "PUT":
         return _put_chunk(request, upload)
+    upload = upload_refresh_offset(upload=upload)
     response = JsonResponse(_describe(upload))
     response["Upload-Offset"] = str(upload.received)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@_api_login_required
+@require_http_methods(["GET"])
+def parts(request: HttpRequest, upload_id) -> HttpResponse:
+    """Presigned URLs for the parts of a direct upload: ?numbers=1,2,3 (at most 100)."""
+    upload = _own_upload(request, upload_id)
+    if upload is None or not upload.is_direct:
+        return JsonResponse({"error": "No such direct upload."}, status=404)
+    numbers = [parse_count(n) for n in request.GET.get("numbers", "").split(",")]
+    if not numbers or None in numbers:
+        return JsonResponse({"error": "Give part numbers: ?numbers=1,2,3"}, status=400)
+    try:
+        urls = direct_uploads.part_urls(upload, numbers, settings.HUB_UPLOAD_CHUNK_BYTES)
+    except ValidationError as exc:
+        return _errors(exc)
+    return JsonResponse({"partSize": settings.HUB_UPLOAD_CHUNK_BYTES, "parts": urls})
 
 
 def _put_chunk(request: HttpRequest, upload: ResumableUpload) -> HttpResponse:
