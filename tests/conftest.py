@@ -45,15 +45,31 @@ def client_for(client):
     return make
 
 
-def require_services(*, postgres: bool = True, redis: bool = True) -> None:
-    """Skip (with the reason) when a real service is missing; under CI, fail instead."""
+HAVE_POSTGRES = connection.vendor == "postgresql"
+HAVE_REDIS = bool(settings.REDIS_URL)
+IN_CI = bool(os.environ.get("CI"))
+
+# Declarative skips: without the service a developer's `make test` skips these with the
+# reason; under CI they are not skipped, and pytest_runtest_setup fails them instead.
+needs_postgres = pytest.mark.skipif(
+    not HAVE_POSTGRES and not IN_CI, reason="needs PostgreSQL (set DATABASE_URL=postgres://...)"
+)
+needs_redis = pytest.mark.skipif(
+    not HAVE_REDIS and not IN_CI, reason="needs Redis (set REDIS_URL=redis://...)"
+)
+
+
+def pytest_runtest_setup(item) -> None:
     missing = []
-    if postgres and connection.vendor != "postgresql":
-        missing.append("PostgreSQL (set DATABASE_URL=postgres://...)")
-    if redis and not settings.REDIS_URL:
-        missing.append("Redis (set REDIS_URL=redis://...)")
-    if missing:
-        message = "needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but this test {message}")
-        pytest.skip(message)
+    if not HAVE_POSTGRES and _has_mark(item, needs_postgres):
+        missing.append("PostgreSQL (DATABASE_URL)")
+    if not HAVE_REDIS and _has_mark(item, needs_redis):
+        missing.append("Redis (REDIS_URL)")
+    if missing and IN_CI:
+        pytest.fail(f"CI is set but {' and '.join(missing)} is not configured")
+
+
+def _has_mark(item, mark) -> bool:
+    wanted = mark.mark.kwargs.get("reason")
+    return any(m.name == "skipif" and m.kwargs.get("reason") == wanted
+               for m in item.iter_markers())  # fmt: skip

@@ -19,11 +19,13 @@ from config.celery import app as celery_app
 from models_hub.choices import JobStatus, Status
 from models_hub.demo import make_image, make_safetensors
 from models_hub.models import BaseModel, GalleryImage, License, ModelFile, ModelVersion
-from tests.conftest import require_services
+from tests.conftest import needs_postgres, needs_redis
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    needs_postgres,
+    needs_redis,
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +41,6 @@ def _database_url() -> str:
 @pytest.fixture
 def worker(tmp_path, settings):
     """A `celery worker` subprocess sharing this test's database, media folder and broker."""
-    require_services()
     # Messages sent by this process go to Redis, not into the in-process eager runner.
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()

@@ -9,14 +9,13 @@ from django.db import connection
 from models_hub.models import Model
 from models_hub.selectors import BrowseFilters, _search, browse_models
 from models_hub.services import model_refresh_search_document
-from tests.conftest import require_services
+from tests.conftest import needs_postgres
 from tests.factories import published_model
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, needs_postgres]
 
 
 def test_search_query_uses_the_gin_index():
-    require_services(redis=False)
     for n in range(30):
         model = published_model(name=f"Model number {n}")
         model_refresh_search_document(model=model)
@@ -32,7 +31,6 @@ def test_search_query_uses_the_gin_index():
 
 
 def test_websearch_syntax_and_ranking():
-    require_services(redis=False)
     strong = published_model(name="Watercolor watercolor landscapes")
     weak = published_model(name="Landscapes", description="a hint of watercolor")
     excluded = published_model(name="Watercolor portraits")
