@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from models_hub.formats.hashing import CHUNK_SIZE, StreamHasher
+from models_hub.formats.hashing import hash_stream
 from models_hub.models import ResumableUpload, new_model_file_key
 from models_hub.validation import inspect_model_upload
 
@@ -140,11 +140,8 @@ def complete(upload: ResumableUpload, part_size: int) -> dict:
             raise ValidationError("The stored object does not have the declared size.")
         head = _RangedObject(upload.s3_key, size, upload.filename)
         detected = inspect_model_upload(head)
-        hasher = StreamHasher(safetensors=detected.format == "SafeTensor")
         body = client.get_object(Bucket=bucket, Key=upload.s3_key)["Body"]
-        while chunk := body.read(CHUNK_SIZE):
-            hasher.update(chunk)
-        hashes = hasher.result()
+        hashes = hash_stream(body, safetensors=detected.format == "SafeTensor")
         if upload.expected_sha256 and hashes.sha256 != upload.expected_sha256:
             raise ValidationError("The file's SHA256 is not the one you declared.")
         final_key = new_model_file_key(detected.format)

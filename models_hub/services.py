@@ -377,6 +377,12 @@ def _claim(model_class: type, pk: int, status_field: str) -> bool:
     )
 
 
+def _job_error(action: str, exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"Could not {action}: {exc}"
+    return f"Failed unexpectedly: {exc!r}"
+
+
 def _fail(row, status_field: str, error_field: str, message: str) -> None:
     setattr(row, status_field, JobStatus.ERROR)
     setattr(row, error_field, message[:2000])
@@ -391,12 +397,9 @@ def model_file_hash(*, file_id: int) -> None:
     try:
         with model_file.file.open("rb") as stream:
             hashes = hash_stream(stream, safetensors=model_file.format == "SafeTensor")
-    except OSError as exc:
-        _fail(model_file, "hash_status", "hash_error", f"Could not read the stored file: {exc}")
-        raise
     except Exception as exc:
         # Never leave the row RUNNING: the claim would refuse every later delivery.
-        _fail(model_file, "hash_status", "hash_error", f"Hashing failed: {exc!r}")
+        _fail(model_file, "hash_status", "hash_error", _job_error("read the stored file", exc))
         raise
     for name in HASH_FIELDS:
         setattr(model_file, name, getattr(hashes, name))
@@ -483,11 +486,8 @@ def gallery_image_process(*, image_id: int) -> None:
     except ImageRejected as exc:
         _fail(image, "process_status", "process_error", str(exc))
         return
-    except OSError as exc:
-        _fail(image, "process_status", "process_error", f"Could not read the image: {exc}")
-        raise
     except Exception as exc:
-        _fail(image, "process_status", "process_error", f"Processing failed: {exc!r}")
+        _fail(image, "process_status", "process_error", _job_error("read the image", exc))
         raise
     image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
     image.process_status = JobStatus.DONE

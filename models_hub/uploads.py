@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from models_hub import direct_uploads
-from models_hub.formats.hashing import CHUNK_SIZE, StreamHasher
+from models_hub.formats.hashing import StreamHasher, hash_stream
 from models_hub.models import ResumableUpload
 from models_hub.validation import (
     ALLOWED_EXTENSIONS,
@@ -241,11 +241,8 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
         is_safetensors = detected.format == "SafeTensor"
         hashes = _hashes_from_running(upload, is_safetensors)
         if hashes is None:
-            hasher = StreamHasher(safetensors=is_safetensors)
             with open(upload.temp_path, "rb") as stream:
-                while chunk := stream.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-            hashes = hasher.result()
+                hashes = hash_stream(stream, safetensors=is_safetensors)
         if hashes.size != upload.size:
             raise ValidationError("The stored file does not have the declared size.")
         if upload.expected_sha256 and hashes.sha256 != upload.expected_sha256:
