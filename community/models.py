@@ -15,6 +15,3 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-
-    def allowed_nsfw_levels(self) -> int:
-        return self.browsing_level

@@ -43,9 +43,6 @@ class NsfwLevel(models.IntegerChoices):
         return [level.label for level in cls if mask & level]
 
 
-ALL_VIEWABLE_LEVELS = sum(NsfwLevel.viewable())
-
-
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     IN_REVIEW = "in_review", "In review"
