@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -18,8 +20,6 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-for-debug-mode"
 
@@ -149,6 +149,16 @@ HUB_UPLOAD_CHUNK_BYTES = env_int("HUB_UPLOAD_CHUNK_BYTES", 64 * 1024**2)
 # "/protected/"), so nginx sends model files itself. Empty: Django streams them.
 HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")
 
+# Checks on uploads (moderation/). A face this close to a protected person's reference photo
+# is a match (dlib's own figure: 0.6 tells people apart 99.38% of the time on LFW).
+HUB_LIKENESS_THRESHOLD = env_float("HUB_LIKENESS_THRESHOLD", 0.6)
+# Deliveries of one check that may start before it is given up as a poison input.
+HUB_CHECK_MAX_ATTEMPTS = env_int("HUB_CHECK_MAX_ATTEMPTS", 3)
+# Work still waiting for a worker after this long is sent again by the sweeper.
+HUB_SWEEP_PENDING_AFTER = env_int("HUB_SWEEP_PENDING_AFTER", 900)
+HUB_SWEEP_INTERVAL = env_int("HUB_SWEEP_INTERVAL", 300)
+HUB_RESCAN_BATCH_SIZE = env_int("HUB_RESCAN_BATCH_SIZE", 500)
+
 # --- Cache and Celery ------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -177,7 +187,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Longer than the longest hard time limit, so a slow task is not handed out twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}  # > the hard limit
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -189,8 +199,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 3000
-CELERY_TASK_TIME_LIMIT = 3600
+# A check or scan that runs past these is stopped (soft: it may clean up; hard: killed).
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60)
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 1e9) <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT must stay below Redis's visibility timeout (4 hours), or a "
+        "task still running would be handed to a second worker."
+    )
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "models_hub.hash_model_file": {"queue": "scan"},
@@ -200,6 +216,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-uploads": {"task": "models_hub.sweep_stale_uploads", "schedule": 3600.0},
+    "sweep-stuck-work": {
+        "task": "moderation.sweep_stuck_work",
+        "schedule": float(HUB_SWEEP_INTERVAL),
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from models_hub.choices import (
@@ -192,6 +193,11 @@ class ModelVersion(models.Model):
         max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    # What the creator said at upload; `nsfw_level` is then the OR of its images' ratings.
+    declared_nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    # The checks pipeline's last decision (moderation/pipeline.py) and when it was made.
+    decision = models.CharField(max_length=8, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
     # The creator asked for publication: it happens once background processing is done.
     publish_requested = models.BooleanField(default=False)
     # Why an automatic publication did not happen, in words shown to the creator.
@@ -277,6 +283,9 @@ class ModelFile(models.Model):
     tensor_count = models.PositiveIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     named_parents = models.JSONField(default=list, blank=True)
+
+    # When a hash or scan job last changed state: the sweeper finds lost jobs by it.
+    job_updated_at = models.DateTimeField(default=timezone.now)
 
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -378,6 +387,7 @@ class GalleryImage(models.Model):
         max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
     )
     process_error = models.TextField(blank=True)
+    job_updated_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = GalleryImageQuerySet.as_manager()

@@ -14,6 +14,7 @@ from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
+from moderation.selectors import VersionChecks, version_checks
 
 if TYPE_CHECKING:
     from community.models import User
@@ -145,6 +146,9 @@ class ModelPage:
     parents: list[VersionParent]
     visible_parent_ids: set[int]
     is_owner: bool
+    # The checks with their findings, for the owner and staff; credits are for everyone.
+    checks: VersionChecks | None = None
+    credits: list[dict] = field(default_factory=list)
 
     @property
     def permissions(self) -> list[tuple[bool, str]]:
@@ -206,7 +210,11 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         .within_levels(browsing_level_of(user))
         .order_by("position", "id")[:MAX_GALLERY_ON_PAGE]
     )
+    is_owner = user.is_authenticated and model.owner_id == user.pk
+    checks = version_checks(version)
     return ModelPage(
+        checks=checks if is_owner or user.is_staff else None,
+        credits=checks.credits,
         model=model,
         versions=versions,
         version=version,
@@ -214,5 +222,5 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         images=images,
         parents=parents,
         visible_parent_ids=visible_parent_ids,
-        is_owner=user.is_authenticated and model.owner_id == user.pk,
+        is_owner=is_owner,
     )

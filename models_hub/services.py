@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
@@ -52,13 +53,6 @@ NO_CODE_MESSAGES = {
     FileFormat.ONNX: "ONNX: the format cannot carry Python code.",
     FileFormat.OTHER: "Text config file.",
 }
-QUARANTINE_REASON = (
-    "Blocked: {name} was quarantined because it would run code when loaded ({found}). "
-    "It can never be downloaded. Upload the model as .safetensors instead."
-)
-SCAN_ERROR_REASON = (
-    "Held for staff: {name} could not be checked ({found}). A moderator will look at it."
-)
 HASH_FIELDS = ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")
 
 
@@ -219,6 +213,7 @@ def _write_rows(
         trained_words=[w.strip()[:100] for w in trained_words if w.strip()][:50],
         status=Status.IN_REVIEW if publish else Status.DRAFT,
         nsfw_level=nsfw_level,
+        declared_nsfw_level=nsfw_level,
         publish_requested=publish,
     )
     version.full_clean()
@@ -274,6 +269,8 @@ def _write_rows(
     # Background work starts only once every row above is committed. `robust`: a broker
     # problem after the commit is logged, never turned into a failed upload.
     from models_hub import tasks
+    from moderation import services as checks
+    from moderation import tasks as check_tasks
 
     files_to_hash = list(
         version.files.filter(hash_status=JobStatus.PENDING).values_list("id", flat=True)
@@ -285,12 +282,12 @@ def _write_rows(
         ).values_list("id", flat=True)
     )
     image_ids = list(version.images.values_list("id", flat=True))
+    check_ids = checks.checks_create_for_version(version=version)
     transaction.on_commit(
         lambda: tasks.enqueue_version_processing(files_to_hash, image_ids, files_to_scan),
         robust=True,
     )
-    if not (files_to_hash or files_to_scan or image_ids):
-        transaction.on_commit(lambda: version_publish_if_ready(version_id=version.pk), robust=True)
+    transaction.on_commit(lambda: check_tasks.enqueue_checks(check_ids), robust=True)
     return version
 
 
@@ -372,7 +369,7 @@ def _claim(model_class: type, pk: int, status_field: str) -> bool:
     """Move a row to RUNNING if nobody has it; False means another delivery got there first."""
     return bool(
         model_class.objects.filter(pk=pk, **{f"{status_field}__in": CLAIMABLE}).update(
-            **{status_field: JobStatus.RUNNING}
+            **{status_field: JobStatus.RUNNING, "job_updated_at": timezone.now()}
         )
     )
 
@@ -412,13 +409,13 @@ def model_file_hash(*, file_id: int) -> None:
         from models_hub import tasks
 
         transaction.on_commit(lambda: tasks.enqueue_scan(file_id), robust=True)
-    version_publish_if_ready(version_id=model_file.version_id)
+    version_decide(model_file.version_id)
 
 
 def model_file_scan(*, file_id: int) -> None:
     """Scan a pickle-bearing file (our scanner and picklescan); quarantine it on Danger."""
     claimed = ModelFile.objects.filter(pk=file_id, scan_result=ScanResult.PENDING).update(
-        scan_result=ScanResult.RUNNING
+        scan_result=ScanResult.RUNNING, job_updated_at=timezone.now()
     )
     if not claimed:
         return
@@ -472,7 +469,7 @@ def model_file_scan(*, file_id: int) -> None:
         update_fields=["scan_result", "scan_message", "scan_globals", "scanned_at",
                        "scanner_version"]
     )  # fmt: skip
-    version_publish_if_ready(version_id=model_file.version_id)
+    version_decide(model_file.version_id)
 
 
 def gallery_image_process(*, image_id: int) -> None:
@@ -493,44 +490,14 @@ def gallery_image_process(*, image_id: int) -> None:
     image.process_status = JobStatus.DONE
     image.process_error = ""
     image.save(update_fields=["thumbnail", "process_status", "process_error"])
-    version_publish_if_ready(version_id=image.version_id)
+    version_decide(image.version_id)
 
 
-def version_publish_if_ready(*, version_id: int) -> bool:
-    """Publish a version whose creator asked for it once all its background work is done."""
-    with transaction.atomic():
-        version = (
-            ModelVersion.objects.select_for_update()
-            .filter(pk=version_id, publish_requested=True, status=Status.IN_REVIEW)
-            .first()
-        )
-        if version is None:
-            return False
-        files = list(version.files.all())
-        dangerous = next((f for f in files if f.scan_result == ScanResult.DANGER), None)
-        if dangerous is not None:
-            version.status = Status.BLOCKED
-            version.publish_requested = False
-            version.hold_reason = QUARANTINE_REASON.format(
-                name=dangerous.name, found=", ".join(dangerous.scan_globals[:5]) or "see scan"
-            )
-            version.save(update_fields=["status", "publish_requested", "hold_reason"])
-            return False
-        if any(f.hash_status != JobStatus.DONE for f in files):
-            return False
-        if version.images.exclude(process_status=JobStatus.DONE).exists():
-            return False
-        unchecked = next((f for f in files if f.scan_result == ScanResult.ERROR), None)
-        if unchecked is not None:
-            version.hold_reason = SCAN_ERROR_REASON.format(
-                name=unchecked.name, found=unchecked.scan_message[:200]
-            )
-            version.save(update_fields=["hold_reason"])
-            return False
-        if any(f.scan_result != ScanResult.SUCCESS for f in files):
-            return False
-        version_publish(version=version)
-        return True
+def version_decide(version_id: int) -> None:
+    """Let the checks pipeline look at the version: it acts once all its work is done."""
+    from moderation import pipeline
+
+    pipeline.version_decide(version_id=version_id)
 
 
 @transaction.atomic
@@ -585,6 +552,36 @@ def model_refresh_derived(*, model: Model) -> None:
     model.nsfw_level = level or model.nsfw_level
     model.cover_image = cover
     model.save(update_fields=["nsfw_level", "cover_image"])
+
+
+def stuck_jobs() -> tuple[list[int], list[int], list[int]]:
+    """Hashes, scans and thumbnails that no worker is doing: (files to hash, files to scan,
+    images to process). RUNNING rows older than the hard time limit lost their worker and
+    are reset; PENDING rows older than the sweep interval lost their message."""
+    now = timezone.now()
+    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    files, images = ModelFile.objects, GalleryImage.objects
+    files.filter(hash_status=JobStatus.RUNNING, job_updated_at__lt=running_before).update(
+        hash_status=JobStatus.PENDING, job_updated_at=now
+    )
+    files.filter(scan_result=ScanResult.RUNNING, job_updated_at__lt=running_before).update(
+        scan_result=ScanResult.PENDING, job_updated_at=now
+    )
+    images.filter(process_status=JobStatus.RUNNING, job_updated_at__lt=running_before).update(
+        process_status=JobStatus.PENDING, job_updated_at=now
+    )
+    # Rows reset just above carry `now`; they are due as well.
+    old = Q(job_updated_at__lt=pending_before) | Q(job_updated_at=now)
+    return (
+        list(files.filter(old, hash_status=JobStatus.PENDING).values_list("pk", flat=True)),
+        list(
+            files.filter(
+                old, hash_status=JobStatus.DONE, scan_result=ScanResult.PENDING
+            ).values_list("pk", flat=True)
+        ),
+        list(images.filter(old, process_status=JobStatus.PENDING).values_list("pk", flat=True)),
+    )
 
 
 def download_record(*, model_file: ModelFile) -> None:

@@ -46,8 +46,8 @@ def enqueue_version_processing(
 ) -> None:
     """Queue the work for a new version. Called after commit.
 
-    A broker that is down must not fail the upload: the rows stay PENDING and are picked
-    up again (the sweeper arrives with the checks issue), so the error is only logged.
+    A broker that is down must not fail the upload: the rows stay PENDING and the sweeper
+    (moderation.sweep_stuck_work) sends them again, so the error is only logged.
     """
     try:
         for file_id in file_ids:
@@ -58,3 +58,10 @@ def enqueue_version_processing(
             scan_model_file.delay(file_id)
     except OperationalError:
         log.exception("Could not enqueue processing for files %s images %s", file_ids, image_ids)
+
+
+def sweep_stuck_jobs() -> int:
+    """Send again the hashes, scans and thumbnails no worker is doing; returns how many."""
+    to_hash, to_scan, images = services.stuck_jobs()
+    enqueue_version_processing(to_hash, images, to_scan)
+    return len(to_hash) + len(to_scan) + len(images)

@@ -9,6 +9,11 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="detail_short"),
     path("models/<int:pk>/<slug:slug>/", views.model_detail, name="detail"),
     path("upload/", views.upload, name="upload"),
+    path(
+        "models/<int:pk>/versions/<int:version_id>/checks",
+        views.version_checks_status,
+        name="version_checks",
+    ),
     path("models/<int:pk>/versions/new/", views.version_upload, name="version_upload"),
     path("api/download/models/<int:version_id>", views.download, name="download"),
     path("api/uploads", upload_api.create, name="upload_create"),

@@ -35,6 +35,7 @@ from models_hub.querysets import browsing_level_of
 from models_hub.ranges import Unsatisfiable, iter_span, parse_range
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
+from moderation.selectors import version_checks
 
 PAGE_SIZE = 24
 # Only PostgreSQL ranks search results; elsewhere "relevance" would quietly mean "newest".
@@ -86,6 +87,23 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
         url = page.model.get_absolute_url()
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     return render(request, "models_hub/detail.html", {"p": page})
+
+
+@require_safe
+def version_checks_status(request: HttpRequest, pk: int, version_id: int) -> JsonResponse:
+    """Live status of a version's checks, polled by its page while they run (owner, staff)."""
+    version = get_object_or_404(
+        ModelVersion.objects.visible_to(request.user).select_related("model"),
+        pk=version_id,
+        model_id=pk,
+    )
+    if not (request.user.is_staff or version.model.owner_id == request.user.pk):
+        raise Http404("No such version.")
+    data = version_checks(version).as_json()
+    data.update(status=version.status, decision=version.decision, reason=version.hold_reason)
+    response = JsonResponse(data)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _wants_json(request: HttpRequest) -> bool:

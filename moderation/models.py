@@ -1,1 +1,197 @@
-# The checks, queue, rules, reports and appeals arrive with the checks and moderation issues.
+"""Checks on uploads, the guidelines they cite, the protected-person registry, and what staff
+must look at. Writes go through moderation/services.py and moderation/pipeline.py."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from moderation.checks.findings import Finding, Severity
+
+
+class Rule(models.Model):
+    """One community guideline. Every check finding and every staff decision names one."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=120)
+    title_ja = models.CharField(max_length=120, blank=True)
+    explanation = models.TextField(blank=True)
+    explanation_ja = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CheckRun(models.Model):
+    """One check of one target: a version (license, text likeness) or a gallery image (NSFW,
+    likeness). The row is the record of the job: the broker may lose or repeat a message."""
+
+    class Kind(models.TextChoices):
+        LICENSE = "license", "License and lineage"
+        TEXT_LIKENESS = "text_likeness", "Real people named in the text"
+        NSFW = "nsfw", "Content rating"
+        LIKENESS = "likeness", "Real-person likeness"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        ERROR = "error", "Could not be checked"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    version = models.ForeignKey(
+        "models_hub.ModelVersion", on_delete=models.CASCADE, related_name="check_runs"
+    )
+    image = models.ForeignKey(
+        "models_hub.GalleryImage",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="check_runs",
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task id of the delivery working on it: a redelivery of the same message
+    # (its worker died) may take the row back, a second message may not.
+    task_id = models.CharField(max_length=64, blank=True)
+    # What the check found, as Finding.as_json() dicts, and what it measured (level, faces).
+    findings = models.JSONField(default=list, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    checker_version = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "version"],
+                condition=Q(image__isnull=True),
+                name="one_version_check",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "image"],
+                condition=Q(image__isnull=False),
+                name="one_image_check",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"], name="checkrun_state_updated")]
+
+    def __str__(self) -> str:
+        target = f"image {self.image_id}" if self.image_id else f"version {self.version_id}"
+        return f"{self.get_kind_display()} of {target}: {self.state}"
+
+    @property
+    def finding_objects(self) -> list[Finding]:
+        return [Finding.from_json(data) for data in self.findings]
+
+    @property
+    def worst_severity(self) -> Severity | None:
+        found = self.finding_objects
+        return max((f.severity for f in found), key=lambda s: s.rank) if found else None
+
+
+def protected_photo_key(instance: ProtectedPhoto, filename: str) -> str:
+    # Never under a public prefix: the media view serves gallery images only.
+    return f"protected/{uuid.uuid4().hex}.jpg"
+
+
+class ProtectedPerson(models.Model):
+    """Someone who asked not to be depicted. Staff add people; accepted takedown requests too."""
+
+    name = models.CharField(max_length=200)
+    # Other names, in any script ("バラク・オバマ", "Barack Obama", a stage name).
+    aliases = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "protected people"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def all_names(self) -> list[str]:
+        return [self.name, *[alias for alias in self.aliases if isinstance(alias, str)]]
+
+
+class ProtectedPhoto(models.Model):
+    """A reference photo of a protected person; its face embedding is computed when added."""
+
+    person = models.ForeignKey(ProtectedPerson, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=protected_photo_key, max_length=255)
+    embedding = models.JSONField(null=True, blank=True)  # 128 floats, or null if no face
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Photo {self.pk} of {self.person}"
+
+
+class QueueItem(models.Model):
+    """Something staff must look at. Checks put holds and blocks here; reports, appeals and
+    takedown requests arrive with the moderation issue."""
+
+    class Source(models.TextChoices):
+        CHECK = "check", "Automatic check"
+        REPORT = "report", "Report"
+        APPEAL = "appeal", "Appeal"
+        TAKEDOWN = "takedown", "Takedown request"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class Priority(models.IntegerChoices):
+        TOP = 0, "Top"  # minors; acted on before anything else
+        HIGH = 10, "High"  # blocks
+        NORMAL = 20, "Normal"  # holds
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="queue_items")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    version = models.ForeignKey(
+        "models_hub.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="queue_items",
+    )
+    reason = models.TextField()
+    findings = models.JSONField(default=list, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "created_at", "id"]
+        constraints = [
+            # A re-run of the pipeline updates the open item instead of adding another.
+            models.UniqueConstraint(
+                fields=["source", "version"],
+                condition=Q(state="open", version__isnull=False),
+                name="one_open_item_per_version_and_source",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "priority", "created_at"], name="queue_open")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.reason[:60]}"

@@ -20,7 +20,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_SOURCES = [ROOT / "config" / "settings.py", ROOT / "config" / "env.py"]
 
-ENV_READERS = {"env_str", "env_bool", "env_int", "env_list"}
+ENV_READERS = {"env_str", "env_bool", "env_int", "env_float", "env_list"}
 APP_SERVICES = {"migrate", "web", "worker-scan", "worker-default", "beat"}
 REQUIRED_SERVICES = {"web", "worker-scan", "worker-default", "beat", "postgres", "redis", "minio"}
 
@@ -29,7 +29,7 @@ REQUIRED_SERVICES = {"web", "worker-scan", "worker-default", "beat", "postgres",
 
 
 def variables_read_by_settings() -> set[str]:
-    """Names passed as a literal to env_str/env_bool/env_int/env_list or os.environ/getenv."""
+    """Names passed as a literal to an env_* reader or os.environ/getenv."""
     names: set[str] = set()
     for source in SETTINGS_SOURCES:
         tree = ast.parse(source.read_text(), filename=str(source))

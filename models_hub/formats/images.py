@@ -33,7 +33,7 @@ class ProcessedImage:
     generation_params: dict[str, object] = field(default_factory=dict)
 
 
-def _open(stream: BinaryIO, max_pixels: int) -> Image.Image:
+def open_checked_image(stream: BinaryIO, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # A decompression-bomb warning is a rejection here, not a hint.
@@ -124,7 +124,7 @@ def extract_generation_params(image: Image.Image) -> dict[str, object]:
 
 def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
     """Validate and re-encode an uploaded image: orientation applied, metadata dropped."""
-    image = _open(stream, max_pixels)
+    image = open_checked_image(stream, max_pixels)
     fmt = "JPEG" if image.format == "MPO" else image.format
     params = extract_generation_params(image)
     icc_profile = image.info.get("icc_profile")
@@ -151,7 +151,7 @@ def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
 
 
 def make_thumbnail(stream: BinaryIO, *, width: int = THUMBNAIL_WIDTH, max_pixels: int) -> bytes:
-    image = _open(stream, max_pixels)
+    image = open_checked_image(stream, max_pixels)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     if image.width > width:

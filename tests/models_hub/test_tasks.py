@@ -4,9 +4,10 @@ import pytest
 from django.core.files.base import ContentFile
 from kombu.exceptions import OperationalError
 
-from models_hub import services, tasks
+from models_hub import tasks
 from models_hub.choices import JobStatus, Status
 from models_hub.models import GalleryImage, ModelFile
+from moderation import pipeline
 from tests.factories import FileFactory, ImageFactory, VersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_version_waits_for_every_file_and_image():
     model_file.version.refresh_from_db()
     assert model_file.version.status == Status.IN_REVIEW
     GalleryImage.objects.filter(pk=image.pk).update(process_status=JobStatus.DONE)
-    assert services.version_publish_if_ready(version_id=model_file.version_id)
+    assert pipeline.version_decide(version_id=model_file.version_id) == "publish"
     model_file.version.refresh_from_db()
     assert model_file.version.status == Status.PUBLISHED
     assert model_file.version.model.status == Status.PUBLISHED

@@ -76,7 +76,7 @@ def test_upload_creates_everything_and_publishes_after_processing(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = creator_client.post("/upload/", form_data())
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the file and image work, and the checks
     model = Model.objects.get()
     version = model.versions.get()
     assert response["Location"] == model.get_absolute_url() + f"?version={version.pk}"
@@ -273,7 +273,9 @@ def version_form_data(**overrides) -> dict:
 def test_owner_adds_a_version_to_a_published_model(
     creator_client, owner, django_capture_on_commit_callbacks
 ):
-    model = published_model(owner=owner, download_count=77)
+    model = published_model(
+        owner=owner, download_count=77, license=License.objects.get(slug="creativeml-openrail-m")
+    )
     url = f"/models/{model.pk}/versions/new/"
     assert creator_client.get(url).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):

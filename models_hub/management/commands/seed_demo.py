@@ -67,7 +67,8 @@ DEMO_MODELS = [
         "Clean Detail VAE",
         ModelType.VAE,
         "sdxl-1-0",
-        "mit",
+        # SDXL's use restrictions carry to every derivative, so the VAE keeps its license.
+        "creativeml-openrail-plus-plus-m",
         CommercialUse.SELL,
         ["vae", "utility"],
         [],
@@ -77,7 +78,7 @@ DEMO_MODELS = [
         "Bad Hands Embedding",
         ModelType.TEXTUAL_INVERSION,
         "sd-1-5",
-        "cc0-1.0",
+        "creativeml-openrail-m",
         CommercialUse.SELL,
         ["negative", "hands"],
         ["bad-hands-5"],

@@ -1,0 +1,240 @@
+"""Decides what happens to a version once its checks are in: publish, hold for staff, block.
+
+Called after every check, hash, scan and thumbnail finishes; it does nothing until all of a
+version's work is done, and deciding twice gives the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from models_hub.choices import JobStatus, NsfwLevel, ScanResult, Status
+from models_hub.models import GalleryImage, ModelVersion
+from moderation.checks.findings import Finding, Level, RuleCode, Severity
+from moderation.models import CheckRun, QueueItem, Rule
+
+CHECK_RULES = {
+    CheckRun.Kind.LICENSE: RuleCode.LICENSE,
+    CheckRun.Kind.TEXT_LIKENESS: RuleCode.LIKENESS,
+    CheckRun.Kind.NSFW: RuleCode.SEXUAL_CONTENT,
+    CheckRun.Kind.LIKENESS: RuleCode.LIKENESS,
+}
+
+
+class Decision:
+    WAITING = "waiting"
+    PUBLISH = "publish"
+    HOLD = "hold"
+    BLOCK = "block"
+
+
+@dataclass
+class Outcome:
+    decision: str
+    findings: list[Finding]
+    level: int
+
+    @property
+    def deciding(self) -> list[Finding]:
+        """The findings that caused a hold or block, worst first."""
+        worst = Severity.BLOCK if self.decision == Decision.BLOCK else Severity.HOLD
+        return [f for f in self.findings if f.severity == worst]
+
+
+def _is_finished(version: ModelVersion, runs: list[CheckRun]) -> bool:
+    files = list(version.files.all())
+    if any(f.scan_result == ScanResult.DANGER for f in files):
+        return True  # a quarantined file blocks whatever the rest says
+    if any(f.hash_status not in (JobStatus.DONE, JobStatus.ERROR) for f in files):
+        return False
+    if any(f.scan_result in (ScanResult.PENDING, ScanResult.RUNNING) for f in files):
+        return False
+    if version.images.filter(process_status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
+        return False
+    return all(run.state in (CheckRun.State.DONE, CheckRun.State.ERROR) for run in runs)
+
+
+def _file_findings(version: ModelVersion) -> list[Finding]:
+    findings = []
+    for f in version.files.all():
+        if f.scan_result == ScanResult.DANGER:
+            found = ", ".join(f.scan_globals[:5]) or "see the scan"
+            findings.append(
+                Finding(
+                    RuleCode.MALWARE,
+                    Severity.BLOCK,
+                    f"{f.name} would run code when loaded ({found}). "
+                    "It was quarantined and can never be downloaded. Upload it as .safetensors.",
+                    evidence={"file_id": f.pk, "globals": f.scan_globals[:50]},
+                )
+            )
+        elif f.scan_result == ScanResult.ERROR or f.hash_status == JobStatus.ERROR:
+            findings.append(
+                Finding(
+                    RuleCode.MALWARE,
+                    Severity.HOLD,
+                    f"{f.name} could not be checked ({(f.scan_message or f.hash_error)[:200]}). "
+                    "Staff will look at it.",
+                    evidence={"file_id": f.pk},
+                )
+            )
+    for image in version.images.filter(process_status=JobStatus.ERROR):
+        findings.append(
+            Finding(
+                RuleCode.SEXUAL_CONTENT,
+                Severity.HOLD,
+                f"Image {image.pk} could not be processed ({image.process_error[:200]}).",
+                evidence={"image_id": image.pk},
+            )
+        )
+    return findings
+
+
+def _image_levels(runs: list[CheckRun]) -> dict[int, int]:
+    return {
+        run.image_id: int(run.result.get("level") or Level.PG)
+        for run in runs
+        if run.kind == CheckRun.Kind.NSFW and run.state == CheckRun.State.DONE
+    }
+
+
+def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
+    """The decision from the findings of every check, with the rules that combine them."""
+    findings = _file_findings(version)
+    levels = _image_levels(runs)
+    version_level = 0
+    for level in levels.values():
+        version_level |= level
+    explicit = Level.R | Level.X | Level.XXX
+    for run in runs:
+        if run.state == CheckRun.State.ERROR:
+            findings.append(
+                Finding(
+                    CHECK_RULES[run.kind],
+                    Severity.HOLD,
+                    f"The {run.get_kind_display().lower()} check could not finish "
+                    f"({run.error[:200]}). Staff will look at it.",
+                    evidence={"check_run_id": run.pk},
+                )
+            )
+        for finding in run.finding_objects:
+            image_level = levels.get(run.image_id, 0) if run.image_id else version_level
+            if (
+                finding.rule == RuleCode.LIKENESS
+                and finding.severity == Severity.HOLD
+                and image_level & explicit
+            ):
+                # A real person together with sexual content: never published.
+                finding = Finding(
+                    finding.rule,
+                    Severity.BLOCK,
+                    finding.message.replace("Staff will look at it.", "")
+                    + "Sexual content depicting a real person is not allowed.",
+                    finding.score,
+                    {**finding.evidence, "level": image_level},
+                )
+            findings.append(finding)
+    declared = version.declared_nsfw_level or NsfwLevel.PG
+    if levels and (version_level & explicit) and not (declared & explicit):
+        findings.append(
+            Finding(
+                RuleCode.SEXUAL_CONTENT,
+                Severity.INFO,
+                "The model was marked safe, but its images are rated "
+                f"{'/'.join(NsfwLevel.labels_for(version_level & explicit))}. The rating was "
+                "corrected; please rate your uploads yourself.",
+                evidence={"declared": declared, "rated": version_level},
+            )
+        )
+    worst = max((f.severity.rank for f in findings), default=-1)
+    decision = (
+        Decision.BLOCK
+        if worst == Severity.BLOCK.rank
+        else Decision.HOLD
+        if worst == Severity.HOLD.rank
+        else Decision.PUBLISH
+    )
+    return Outcome(decision, findings, version_level or declared)
+
+
+def _queue_item(version: ModelVersion, outcome: Outcome) -> None:
+    deciding = outcome.deciding
+    rule_code = deciding[0].rule
+    priority = (
+        QueueItem.Priority.TOP
+        if any(f.rule == RuleCode.MINORS for f in deciding)
+        else QueueItem.Priority.HIGH
+        if outcome.decision == Decision.BLOCK
+        else QueueItem.Priority.NORMAL
+    )
+    if any(f.rule == RuleCode.MINORS for f in deciding):
+        rule_code = RuleCode.MINORS
+    QueueItem.objects.update_or_create(
+        source=QueueItem.Source.CHECK,
+        version=version,
+        state=QueueItem.State.OPEN,
+        defaults={
+            "rule": Rule.objects.get(code=rule_code),
+            "priority": priority,
+            "reason": " ".join(f.message for f in deciding)[:5000],
+            "findings": [f.as_json() for f in outcome.findings],
+        },
+    )
+
+
+def version_decide(*, version_id: int) -> str:
+    """Apply the pipeline's decision to a version whose work is all done."""
+    from models_hub.services import version_publish
+
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update()
+            .filter(pk=version_id)
+            .exclude(status=Status.DELETED)
+            .first()
+        )
+        if version is None:
+            return Decision.WAITING
+        runs = list(version.check_runs.all())
+        if not _is_finished(version, runs):
+            return Decision.WAITING
+        outcome = evaluate(version, runs)
+        levels = _image_levels(runs)
+        for image_id, level in levels.items():
+            GalleryImage.objects.filter(pk=image_id).exclude(nsfw_level=level).update(
+                nsfw_level=level
+            )
+        version.nsfw_level = outcome.level
+        version.decision = outcome.decision
+        version.decided_at = timezone.now()
+        reasons = " ".join(f.message for f in outcome.deciding)
+        if outcome.decision == Decision.BLOCK:
+            version.status = Status.BLOCKED
+            version.publish_requested = False
+            version.hold_reason = f"Blocked: {reasons}"
+            _queue_item(version, outcome)
+        elif outcome.decision == Decision.HOLD:
+            if version.status == Status.PUBLISHED:
+                version.status = Status.IN_REVIEW  # taken down until staff look
+            version.hold_reason = f"Held for staff: {reasons}"
+            _queue_item(version, outcome)
+        else:
+            version.hold_reason = ""
+        version.save(
+            update_fields=["nsfw_level", "decision", "decided_at", "status",
+                           "publish_requested", "hold_reason"]
+        )  # fmt: skip
+        if (
+            outcome.decision == Decision.PUBLISH
+            and version.publish_requested
+            and version.status == Status.IN_REVIEW
+        ):
+            version_publish(version=version)
+        elif version.status != Status.DRAFT:
+            from models_hub.services import model_refresh_derived
+
+            model_refresh_derived(model=version.model)
+        return outcome.decision

@@ -1,0 +1,77 @@
+"""Reads of the checks for the version page and its live-status endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from models_hub.models import ModelVersion
+from moderation.checks.findings import Severity
+from moderation.models import CheckRun, Rule
+
+
+@dataclass
+class CheckRow:
+    id: int
+    kind: str
+    label: str
+    target: str
+    state: str
+    state_label: str
+    error: str
+    findings: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class VersionChecks:
+    rows: list[CheckRow]
+    # Parents whose terms ask to be credited, for everyone who sees the version.
+    credits: list[dict]
+
+    @property
+    def finished(self) -> bool:
+        return all(row.state in (CheckRun.State.DONE, CheckRun.State.ERROR) for row in self.rows)
+
+    def as_json(self) -> dict:
+        return {
+            "finished": self.finished,
+            "runs": [row.__dict__ for row in self.rows],
+            "credits": self.credits,
+        }
+
+
+def version_checks(version: ModelVersion) -> VersionChecks:
+    runs = list(version.check_runs.order_by("image_id", "kind", "id"))
+    rules = dict(Rule.objects.values_list("code", "title"))
+    rows, credits = [], []
+    for run in runs:
+        findings = [
+            {
+                **f.as_json(),
+                "rule_title": rules.get(str(f.rule), str(f.rule)),
+                "severity_label": {
+                    Severity.INFO: "Note",
+                    Severity.HOLD: "Held for staff",
+                    Severity.BLOCK: "Blocked",
+                }[f.severity],
+            }
+            for f in run.finding_objects
+        ]
+        rows.append(
+            CheckRow(
+                id=run.pk,
+                kind=run.kind,
+                label=run.get_kind_display(),
+                target=f"Image {run.image_id}" if run.image_id else "Version",
+                state=run.state,
+                state_label=run.get_state_display(),
+                error=run.error,
+                findings=findings,
+            )
+        )
+        if run.kind == CheckRun.Kind.LICENSE and run.state == CheckRun.State.DONE:
+            credits = [
+                parent
+                for parent in run.result.get("parents", [])
+                if parent.get("parent") in set(run.result.get("credits", []))
+            ]
+    return VersionChecks(rows=rows, credits=credits)

@@ -1,0 +1,262 @@
+"""Writes for the checks and the protected-person registry. Tasks, admin and the upload
+service call these; each is safe to run twice."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from models_hub.formats.images import ImageRejected, open_checked_image
+from models_hub.models import ModelVersion
+from moderation.checks import faces, image_checks, license, nudity
+from moderation.checks.findings import Finding
+from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto
+
+log = logging.getLogger(__name__)
+
+# Errors worth another try: the database or storage had a moment. Anything else thrown by a
+# check is a property of the input, and trying again would fail the same way.
+TRANSIENT_ERRORS = (OperationalError, ConnectionError, TimeoutError)
+TEXT_CHECK_VERSION = 1
+
+CHECKERS: dict[str, tuple[Callable, int]] = {
+    CheckRun.Kind.LICENSE: (lambda run: license.run(run.version), license.CHECKER_VERSION),
+    CheckRun.Kind.TEXT_LIKENESS: (
+        lambda run: image_checks.run_text_likeness(run.version),
+        TEXT_CHECK_VERSION,
+    ),
+    CheckRun.Kind.NSFW: (lambda run: image_checks.run_nsfw(run.image), nudity.DETECTOR_VERSION),
+    CheckRun.Kind.LIKENESS: (
+        lambda run: image_checks.run_likeness(run.image),
+        faces.FACES_VERSION,
+    ),
+}
+IMAGE_CHECKS = (CheckRun.Kind.NSFW, CheckRun.Kind.LIKENESS)
+VERSION_CHECKS = (CheckRun.Kind.LICENSE, CheckRun.Kind.TEXT_LIKENESS)
+
+
+class TransientCheckError(Exception):
+    """Raised to the task so that Celery retries it with backoff."""
+
+
+def checks_create_for_version(*, version: ModelVersion) -> list[int]:
+    """The CheckRun rows of a new version (called inside the upload's transaction).
+
+    Returns the ids to enqueue after commit; rows that already exist are left alone.
+    """
+    rows = [CheckRun(kind=check, version=version) for check in VERSION_CHECKS]
+    rows += [
+        CheckRun(kind=check, version=version, image=image)
+        for image in version.images.all()
+        for check in IMAGE_CHECKS
+    ]
+    CheckRun.objects.bulk_create(rows, ignore_conflicts=True)
+    return list(
+        CheckRun.objects.filter(version=version, state=CheckRun.State.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _claim(run_id: int, task_id: str) -> CheckRun | None:
+    """Take a run for this delivery, or None when another delivery has it or it is done.
+
+    A RUNNING row is taken back only by the same task id: that is a redelivery of the
+    message whose worker died mid-check (acks_late + reject_on_worker_lost).
+    """
+    mine = Q(state=CheckRun.State.PENDING)
+    if task_id:
+        mine |= Q(state=CheckRun.State.RUNNING, task_id=task_id)
+    claimed = CheckRun.objects.filter(mine, pk=run_id).update(
+        state=CheckRun.State.RUNNING,
+        task_id=task_id,
+        attempts=F("attempts") + 1,
+        started_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        return None
+    run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
+    if run.attempts > settings.HUB_CHECK_MAX_ATTEMPTS:
+        # A poison input (it killed the worker, or timed out, every time): stop trying.
+        _finish_with_error(run, f"Gave up after {run.attempts - 1} attempts that did not finish.")
+        return None
+    return run
+
+
+def _finish_with_error(run: CheckRun, message: str) -> None:
+    run.state = CheckRun.State.ERROR
+    run.error = message[:2000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "error", "finished_at", "updated_at"])
+    _decide(run.version_id)
+
+
+def _decide(version_id: int) -> None:
+    from moderation import pipeline
+
+    pipeline.version_decide(version_id=version_id)
+
+
+def check_run_execute(*, run_id: int, task_id: str = "") -> None:
+    """Run one check and store what it found, then let the pipeline decide."""
+    run = _claim(run_id, task_id)
+    if run is None:
+        return
+    check, checker_version = CHECKERS[run.kind]
+    started = time.perf_counter()
+    try:
+        findings, result = check(run)
+    except TRANSIENT_ERRORS as exc:
+        CheckRun.objects.filter(pk=run.pk).update(
+            state=CheckRun.State.PENDING, error=f"Will try again: {exc}"[:2000]
+        )
+        raise TransientCheckError(str(exc)) from exc
+    except ImageRejected as exc:
+        _finish_with_error(run, f"The image could not be read: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - a check that crashes on an input is not clean
+        log.exception("Check %s of run %s failed", run.kind, run.pk)
+        _finish_with_error(run, f"The check failed: {exc.__class__.__name__}: {exc}")
+        return
+    run.findings = [finding.as_json() for finding in findings]
+    run.result = result
+    run.state = CheckRun.State.DONE
+    run.error = ""
+    run.checker_version = checker_version
+    run.finished_at = timezone.now()
+    run.duration_ms = round((time.perf_counter() - started) * 1000)
+    run.save(
+        update_fields=["findings", "result", "state", "error", "checker_version",
+                       "finished_at", "duration_ms", "updated_at"]
+    )  # fmt: skip
+    _decide(run.version_id)
+
+
+def check_run_give_up(*, run_id: int, reason: str) -> None:
+    """Retries are exhausted for a transient error: record it so the pipeline can hold."""
+    run = CheckRun.objects.filter(pk=run_id).exclude(state=CheckRun.State.DONE).first()
+    if run is not None:
+        _finish_with_error(run, f"Could not be checked: {reason}")
+
+
+def stuck_check_runs() -> list[int]:
+    """Reset runs that nobody is working on and return their ids for re-enqueueing.
+
+    PENDING for longer than the sweep interval: the message was lost (a broker restarted
+    empty, or it was down when the upload committed). RUNNING for longer than the hard time
+    limit: the worker died and the message is gone; the attempt counter still counts it.
+    """
+    now = timezone.now()
+    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    abandoned = list(
+        CheckRun.objects.filter(
+            state=CheckRun.State.RUNNING, updated_at__lt=running_before
+        ).values_list("pk", flat=True)
+    )
+    CheckRun.objects.filter(pk__in=abandoned, state=CheckRun.State.RUNNING).update(
+        state=CheckRun.State.PENDING, task_id="", updated_at=now
+    )
+    lost = CheckRun.objects.filter(state=CheckRun.State.PENDING, updated_at__lt=pending_before)
+    return sorted({*abandoned, *lost.values_list("pk", flat=True)})
+
+
+# --- The protected-person registry ----------------------------------------------------------
+
+
+class PhotoRejected(ValueError):
+    """A reference photo that cannot be used; the message says why, for a person."""
+
+
+def protected_photo_add(*, person: ProtectedPerson, stream) -> ProtectedPhoto:
+    """Store a reference photo with its face embedding. It must show exactly one face."""
+    try:
+        picture = open_checked_image(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        raise PhotoRejected(str(exc)) from None
+    found = faces.find_faces(picture)
+    if len(found) != 1:
+        raise PhotoRejected(
+            f"A reference photo must show exactly one face; this one shows {len(found)}."
+        )
+    out = io.BytesIO()
+    picture.convert("RGB").save(out, "JPEG", quality=90)
+    photo = ProtectedPhoto(person=person, embedding=list(found[0].embedding))
+    photo.image.save("reference.jpg", ContentFile(out.getvalue()), save=False)
+    photo.save()
+    registry_changed(person=person)
+    return photo
+
+
+def registry_changed(*, person: ProtectedPerson) -> None:
+    """Compare every checked image and version with the person again, after commit."""
+    from moderation import tasks
+
+    transaction.on_commit(lambda: tasks.enqueue_registry_rescan(person.pk), robust=True)
+
+
+def registry_rescan_batch(*, person_id: int, after_image_id: int = 0) -> tuple[list[int], int]:
+    """Compare one person with a batch of already checked images and versions.
+
+    Uses the face embeddings each likeness run kept, so no detector runs again. Returns the
+    versions with a new match and the last image id seen (0 when done).
+    """
+    batch_size = settings.HUB_RESCAN_BATCH_SIZE
+    refs = [ref for ref in image_checks.references() if ref.person_id == person_id]
+    entries = image_checks.name_entries([person_id])
+    runs = list(
+        CheckRun.objects.filter(
+            kind=CheckRun.Kind.LIKENESS,
+            state=CheckRun.State.DONE,
+            image_id__gt=after_image_id,
+        )
+        .select_related("image")
+        .order_by("image_id")[:batch_size]
+    )
+    touched: set[int] = set()
+    for run in runs:
+        stored = [
+            faces.Face(box=tuple(f["box"]), score=f["score"], embedding=tuple(f["embedding"]))
+            for f in run.result.get("faces", [])
+        ]
+        new = image_checks.face_findings(run.image, stored, refs)
+        new += image_checks.name_findings(
+            nudity.prompt_text(run.image.generation_params), entries, "generation prompt"
+        )
+        if _add_findings(run, new):
+            touched.add(run.version_id)
+    last = runs[-1].image_id if len(runs) == batch_size else 0
+    if after_image_id == 0:
+        # The version texts are few enough to compare in the first batch.
+        for run in CheckRun.objects.filter(
+            kind=CheckRun.Kind.TEXT_LIKENESS, state=CheckRun.State.DONE
+        ).select_related("version__model"):
+            new = image_checks.name_findings(
+                image_checks.version_text(run.version),
+                entries,
+                "title, tags, trigger words or description",
+            )
+            if _add_findings(run, new):
+                touched.add(run.version_id)
+    for version_id in touched:
+        _decide(version_id)
+    return sorted(touched), last
+
+
+def _add_findings(run: CheckRun, new: list[Finding]) -> bool:
+    known = {(f["rule"], f["message"]) for f in run.findings}
+    fresh = [f.as_json() for f in new if (str(f.rule), f.message) not in known]
+    if fresh:
+        run.findings = [*run.findings, *fresh]
+        run.save(update_fields=["findings", "updated_at"])
+    return bool(fresh)

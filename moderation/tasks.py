@@ -1,0 +1,73 @@
+"""Thin Celery entry points for the checks: take ids, call one service. Safe to deliver twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from kombu.exceptions import OperationalError as BrokerError
+
+from moderation import services
+from moderation.models import CheckRun
+
+log = logging.getLogger(__name__)
+
+QUEUE_OF_CHECK = {
+    CheckRun.Kind.NSFW: "images",
+    CheckRun.Kind.LIKENESS: "images",
+    CheckRun.Kind.LICENSE: "default",
+    CheckRun.Kind.TEXT_LIKENESS: "default",
+}
+
+
+@shared_task(
+    name="moderation.run_check",
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    retry_backoff=True,
+)
+def run_check(self, run_id: int) -> None:
+    try:
+        services.check_run_execute(run_id=run_id, task_id=self.request.id or "")
+    except services.TransientCheckError as exc:
+        if self.request.retries >= self.max_retries:
+            services.check_run_give_up(run_id=run_id, reason=str(exc))
+            return
+        # Exponential backoff: 2, 4, 8, 16, 32 seconds.
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+
+
+@shared_task(name="moderation.rescan_for_person", acks_late=True)
+def rescan_for_person(person_id: int, after_image_id: int = 0) -> None:
+    _, last = services.registry_rescan_batch(person_id=person_id, after_image_id=after_image_id)
+    if last:
+        rescan_for_person.delay(person_id, last)
+
+
+@shared_task(name="moderation.sweep_stuck_work")
+def sweep_stuck_work() -> int:
+    """Re-enqueue every check, hash, scan and thumbnail that no worker is doing."""
+    from models_hub import tasks as hub_tasks
+
+    run_ids = services.stuck_check_runs()
+    enqueue_checks(run_ids)
+    return len(run_ids) + hub_tasks.sweep_stuck_jobs()
+
+
+def enqueue_checks(run_ids: list[int]) -> None:
+    """Send check runs to their queues. A broker that is down must not fail the caller:
+    the rows stay PENDING and the sweeper sends them again."""
+    queues = dict(CheckRun.objects.filter(pk__in=run_ids).values_list("pk", "kind"))
+    try:
+        for run_id in run_ids:
+            run_check.apply_async((run_id,), queue=QUEUE_OF_CHECK[queues.get(run_id, "license")])
+    except BrokerError:
+        log.exception("Could not enqueue check runs %s", run_ids)
+
+
+def enqueue_registry_rescan(person_id: int) -> None:
+    try:
+        rescan_for_person.delay(person_id)
+    except BrokerError:
+        log.exception("Could not enqueue the registry rescan for person %s", person_id)

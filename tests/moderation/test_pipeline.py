@@ -1,0 +1,197 @@
+"""The checks pipeline end to end: an upload runs every check (Celery eager in tests, the
+real detectors), and the version is published, held with a queue item, or blocked."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, PngImagePlugin
+
+from models_hub.choices import NsfwLevel, Status
+from models_hub.demo import make_image, make_safetensors
+from models_hub.models import BaseModel, License, ModelVersion
+from moderation import pipeline, services
+from moderation.checks.findings import Finding, RuleCode, Severity
+from moderation.models import CheckRun, ProtectedPerson, QueueItem
+
+pytestmark = pytest.mark.django_db
+FACES = Path(__file__).parents[1] / "fixtures" / "faces"
+
+
+def face_png(name: str, prompt: str = "portrait photo") -> bytes:
+    image = Image.open(FACES / name).convert("RGB")
+    image.thumbnail((900, 900))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", f"{prompt}\nNegative prompt: child, nsfw\nSteps: 20, Seed: 1")
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def upload(client, *, images: list[bytes], **overrides) -> ModelVersion:
+    data = {
+        "name": "Portrait Helper",
+        "type": "LORA",
+        "description": "Soft portraits.",
+        "tags": "portrait",
+        "version_name": "v1.0",
+        "base_model": BaseModel.objects.get(slug="sdxl-1-0").pk,
+        "trained_words": "prtrt",
+        "version_description": "",
+        "nsfw_level": 1,
+        "license": License.objects.get(slug="creativeml-openrail-plus-plus-m").pk,
+        "license_other_url": "",
+        "license_other_text": "",
+        "allow_commercial_use": "Image",
+        "allow_derivatives": "on",
+        "parent_version_ids": "",
+        "external_parents": "",
+        "publish": "on",
+        "model_files": [SimpleUploadedFile("p.safetensors", make_safetensors(seed=3))],
+        "images": [SimpleUploadedFile(f"s{i}.png", raw) for i, raw in enumerate(images)],
+    }
+    data.update(overrides)
+    response = client.post("/upload/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return ModelVersion.objects.latest("id")
+
+
+@pytest.fixture
+def obama(settings, tmp_path):
+    person = ProtectedPerson.objects.create(name="Barack Obama", aliases=["オバマ"])
+    with open(FACES / "obama.jpg", "rb") as stream:
+        services.protected_photo_add(person=person, stream=stream)
+    return person
+
+
+@pytest.fixture
+def creator(client_for, owner, django_capture_on_commit_callbacks):
+    client = client_for(owner)
+
+    class Creator:
+        def upload(self, **kwargs) -> ModelVersion:
+            with django_capture_on_commit_callbacks(execute=True):
+                version = upload(client, **kwargs)
+            version.refresh_from_db()
+            return version
+
+    return Creator()
+
+
+def test_a_clean_upload_runs_every_check_and_is_published(creator):
+    version = creator.upload(images=[make_image(seed=5, size=(320, 400))])
+    kinds = sorted(version.check_runs.values_list("kind", "state"))
+    assert kinds == [
+        ("license", "done"), ("likeness", "done"), ("nsfw", "done"), ("text_likeness", "done")
+    ]  # fmt: skip
+    assert version.status == Status.PUBLISHED and version.decision == "publish"
+    assert version.nsfw_level == NsfwLevel.PG
+    assert not QueueItem.objects.exists()
+
+
+def test_a_protected_face_holds_the_version_for_staff(creator, obama):
+    version = creator.upload(images=[face_png("obama2.jpg")])
+    assert version.status == Status.IN_REVIEW and version.decision == "hold"
+    assert "Barack Obama" in version.hold_reason
+    item = QueueItem.objects.get(version=version)
+    assert item.rule.code == RuleCode.LIKENESS and item.state == "open"
+    run = version.check_runs.get(kind="likeness")
+    evidence = run.findings[0]["evidence"]
+    assert evidence["person"] == "Barack Obama" and evidence["distance"] < 0.6
+    assert evidence["reference_photo_id"] == obama.photos.get().pk
+
+
+def test_an_unrelated_face_is_not_held(creator, obama):
+    version = creator.upload(images=[face_png("rose_leslie.jpg"), face_png("biden.jpg")])
+    assert version.status == Status.PUBLISHED, version.hold_reason
+
+
+def test_a_protected_name_in_the_title_or_prompt_holds(creator, obama):
+    by_title = creator.upload(images=[make_image(seed=1)], name="Ｂａｒａｃｋ　ｏｂａｍａ style")
+    assert by_title.decision == "hold"
+    assert by_title.check_runs.get(kind="text_likeness").findings
+    by_prompt = creator.upload(images=[face_png("rose_leslie.jpg", prompt="オバマ, speech")])
+    assert by_prompt.decision == "hold"
+
+
+def test_a_likeness_match_with_sexual_content_is_blocked():
+    version = _version_with_runs(
+        nsfw_level=NsfwLevel.R,
+        likeness=[
+            Finding(RuleCode.LIKENESS, Severity.HOLD, "Looks like X. Staff will look at it.")
+        ],
+    )
+    assert pipeline.version_decide(version_id=version.pk) == "block"
+    version.refresh_from_db()
+    assert version.status == Status.BLOCKED and "real person" in version.hold_reason
+    assert QueueItem.objects.get(version=version).priority == QueueItem.Priority.HIGH
+
+
+def test_minor_terms_with_r_are_blocked_at_top_priority():
+    version = _version_with_runs(
+        nsfw_level=NsfwLevel.R,
+        nsfw=[Finding(RuleCode.MINORS, Severity.BLOCK, "Minor terms with an R rating.")],
+    )
+    assert pipeline.version_decide(version_id=version.pk) == "block"
+    item = QueueItem.objects.get(version=version)
+    assert item.priority == QueueItem.Priority.TOP and item.rule.code == RuleCode.MINORS
+
+
+def test_version_level_is_the_or_of_its_images_and_a_safe_claim_is_noted():
+    version = _version_with_runs(nsfw_level=NsfwLevel.R, second_level=NsfwLevel.PG13)
+    assert pipeline.version_decide(version_id=version.pk) == "publish"
+    version.refresh_from_db()
+    assert version.nsfw_level == NsfwLevel.R | NsfwLevel.PG13
+    assert version.status == Status.PUBLISHED
+    assert sorted(version.images.values_list("nsfw_level", flat=True)) == [2, 4]
+    outcome = pipeline.evaluate(version, list(version.check_runs.all()))
+    assert [f.rule for f in outcome.findings] == [RuleCode.SEXUAL_CONTENT]
+    assert "marked safe" in outcome.findings[0].message
+
+
+def test_the_pipeline_waits_for_every_check_and_deciding_twice_changes_nothing():
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    CheckRun.objects.filter(version=version, kind="license").update(state="running")
+    assert pipeline.version_decide(version_id=version.pk) == "waiting"
+    CheckRun.objects.filter(version=version, kind="license").update(state="done")
+    assert pipeline.version_decide(version_id=version.pk) == "publish"
+    assert pipeline.version_decide(version_id=version.pk) == "publish"
+    assert ModelVersion.objects.get(pk=version.pk).status == Status.PUBLISHED
+
+
+def test_a_check_that_could_not_finish_holds_with_its_rule():
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    CheckRun.objects.filter(version=version, kind="nsfw").update(state="error", error="boom")
+    assert pipeline.version_decide(version_id=version.pk) == "hold"
+    assert QueueItem.objects.get(version=version).rule.code == RuleCode.SEXUAL_CONTENT
+
+
+def _version_with_runs(*, nsfw_level, second_level=None, likeness=(), nsfw=()):
+    from tests.factories import ImageFactory, VersionFactory
+
+    version = VersionFactory(status=Status.IN_REVIEW, publish_requested=True)
+    images = [ImageFactory(version=version)]
+    if second_level:
+        images.append(ImageFactory(version=version))
+    CheckRun.objects.create(kind="license", version=version, state="done")
+    CheckRun.objects.create(kind="text_likeness", version=version, state="done")
+    for image, level in zip(images, [nsfw_level, second_level], strict=False):
+        CheckRun.objects.create(
+            kind="nsfw",
+            version=version,
+            image=image,
+            state="done",
+            result={"level": int(level)},
+            findings=[f.as_json() for f in nsfw],
+        )
+        CheckRun.objects.create(
+            kind="likeness",
+            version=version,
+            image=image,
+            state="done",
+            findings=[f.as_json() for f in likeness],
+        )
+    return version
