@@ -99,7 +99,7 @@ def test_upload_is_processed_by_a_real_worker(worker, client, owner):
             "version_name": "v1",
             "base_model": BaseModel.objects.get(slug="sd-1-5").pk,
             "nsfw_level": 1,
-            "license": License.objects.get(slug="mit").pk,
+            "license": License.objects.get(slug="creativeml-openrail-m").pk,
             "allow_commercial_use": "Sell",
             "allow_derivatives": "on",
             "publish": "on",
