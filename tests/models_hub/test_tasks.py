@@ -96,3 +96,25 @@ def test_broker_down_does_not_fail_the_upload(monkeypatch, caplog):
     model_file.refresh_from_db()
     assert model_file.hash_status == JobStatus.PENDING
     assert "Could not enqueue processing" in caplog.text
+
+
+def test_sweeper_sends_again_hashes_scans_and_thumbnails_nobody_is_doing(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(hours=3)
+    lost_hash = _pending_file(b"abc")
+    dead_scan = FileFactory(hash_status=JobStatus.DONE, scan_result="Running")
+    fresh_scan = FileFactory(hash_status=JobStatus.DONE, scan_result="Running")
+    lost_image = ImageFactory(process_status=JobStatus.PENDING)
+    ModelFile.objects.filter(pk__in=[lost_hash.pk, dead_scan.pk]).update(job_updated_at=long_ago)
+    GalleryImage.objects.filter(pk=lost_image.pk).update(job_updated_at=long_ago)
+    sent = []
+    monkeypatch.setattr(
+        tasks, "enqueue_version_processing", lambda *ids: sent.append([list(i) for i in ids])
+    )
+    assert tasks.sweep_stuck_jobs() == 3
+    assert sent == [[[lost_hash.pk], [lost_image.pk], [dead_scan.pk]]]
+    assert ModelFile.objects.get(pk=dead_scan.pk).scan_result == "Pending"
+    assert ModelFile.objects.get(pk=fresh_scan.pk).scan_result == "Running"

@@ -195,3 +195,87 @@ def _version_with_runs(*, nsfw_level, second_level=None, likeness=(), nsfw=()):
             findings=[f.as_json() for f in likeness],
         )
     return version
+
+
+def test_adding_a_person_to_the_registry_takes_down_published_matches(creator):
+    published = creator.upload(images=[face_png("obama_and_biden.jpg")])
+    assert published.status == Status.PUBLISHED
+    person = ProtectedPerson.objects.create(name="Barack Obama")
+    with open(FACES / "obama.jpg", "rb") as stream:
+        services.protected_photo_add(person=person, stream=stream)
+    # Eager Celery ran the rescan on commit of the photo (autocommit here): no detector ran
+    # again, the stored embeddings were compared.
+    services.registry_rescan_batch(person_id=person.pk)
+    published.refresh_from_db()
+    assert published.status == Status.IN_REVIEW and published.decision == "hold"
+    findings = published.check_runs.get(kind="likeness").findings
+    assert len(findings) == 1, "exactly one of the three faces is Obama"
+    assert QueueItem.objects.filter(version=published, state="open").count() == 1
+
+
+def test_a_reference_photo_must_show_exactly_one_face():
+    person = ProtectedPerson.objects.create(name="Nobody")
+    with (
+        open(FACES / "obama_and_biden.jpg", "rb") as stream,
+        pytest.raises(services.PhotoRejected, match="exactly one face"),
+    ):
+        services.protected_photo_add(person=person, stream=stream)
+    assert not person.photos.exists()
+
+
+def test_a_check_that_keeps_dying_ends_as_error_after_the_attempt_limit(settings):
+    settings.HUB_CHECK_MAX_ATTEMPTS = 2
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    run = version.check_runs.get(kind="license")
+    # Two deliveries started and their worker died each time (the row stayed RUNNING).
+    CheckRun.objects.filter(pk=run.pk).update(state="pending", attempts=2)
+    services.check_run_execute(run_id=run.pk, task_id="third")
+    run.refresh_from_db()
+    assert run.state == "error" and "Gave up after 2 attempts" in run.error
+    version.refresh_from_db()
+    assert version.decision == "hold"
+
+
+def test_a_second_delivery_does_not_take_a_running_check():
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    run = version.check_runs.get(kind="license")
+    CheckRun.objects.filter(pk=run.pk).update(state="running", task_id="first", attempts=1)
+    services.check_run_execute(run_id=run.pk, task_id="second")
+    run.refresh_from_db()
+    assert (run.state, run.attempts, run.task_id) == ("running", 1, "first")
+    # The same message redelivered after its worker died takes it back.
+    services.check_run_execute(run_id=run.pk, task_id="first")
+    run.refresh_from_db()
+    assert (run.state, run.attempts) == ("done", 2)
+
+
+def test_the_sweeper_resets_abandoned_checks_and_finds_lost_ones(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    runs = list(version.check_runs.order_by("id"))
+    long_ago = timezone.now() - timedelta(hours=3)
+    CheckRun.objects.filter(pk=runs[0].pk).update(state="running", updated_at=long_ago)
+    CheckRun.objects.filter(pk=runs[1].pk).update(state="pending", updated_at=long_ago)
+    CheckRun.objects.filter(pk=runs[2].pk).update(state="pending")  # just queued: left alone
+    CheckRun.objects.filter(pk=runs[3].pk).update(state="running")  # working right now
+    assert services.stuck_check_runs() == [runs[0].pk, runs[1].pk]
+    assert CheckRun.objects.get(pk=runs[0].pk).state == "pending"
+    assert CheckRun.objects.get(pk=runs[3].pk).state == "running"
+
+
+def test_the_version_page_shows_checks_to_the_owner_and_credits_to_everyone(
+    creator, client, owner, client_for
+):
+    version = creator.upload(images=[make_image(seed=9, size=(320, 400))])
+    url = version.model.get_absolute_url()
+    owner_html = client_for(owner).get(url).content.decode()
+    assert 'id="checks"' in owner_html and "Content rating" in owner_html
+    status = client_for(owner).get(f"/models/{version.model_id}/versions/{version.pk}/checks")
+    assert status.status_code == 200 and status.json()["finished"] is True
+    assert {run["state"] for run in status.json()["runs"]} == {"done"}
+    public_html = client.get(url).content.decode()
+    assert 'id="checks"' not in public_html
+    assert client.get(f"/models/{version.model_id}/versions/{version.pk}/checks").status_code == 404
