@@ -113,6 +113,7 @@ class Worker:
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "VAR_DIR": str(tmp_path / "worker-var"),
             "CELERY_TASK_ALWAYS_EAGER": "0",
+            "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
         }
         self.process: subprocess.Popen | None = None
 
@@ -194,8 +195,10 @@ def test_a_worker_child_killed_mid_check_still_completes_every_check_once(worker
     while time.monotonic() < deadline and killed is None:
         running = CheckRun.objects.filter(version=version, state=CheckRun.State.RUNNING)
         if running.filter(kind__in=["nsfw", "likeness"]).exists() and worker.children():
-            killed = worker.children()[0]
-            os.kill(killed, signal.SIGKILL)
+            # Both pool children: whichever holds the running check is cut off mid-check.
+            killed = worker.children()
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
     assert killed, "no check was ever seen running"
     _wait_for(_all_checks_done(version), 120, worker.log_path)
@@ -206,8 +209,9 @@ def test_a_worker_child_killed_mid_check_still_completes_every_check_once(worker
     # the same task id; no check ran more than twice, and each stored one result.
     assert max(runs.values_list("attempts", flat=True)) <= 2
     assert all(run.finished_at and run.result is not None for run in runs)
-    assert "WorkerLostError" in worker.log_path.read_text()  # a check really was cut off
-    assert runs.filter(attempts=2).count() == 1
+    # Checks really were cut off, and only those ran a second time.
+    _wait_for(lambda: "WorkerLostError" in worker.log_path.read_text(), 10, worker.log_path)
+    assert 1 <= runs.filter(attempts=2).count() <= len(killed)
 
 
 def test_the_sweeper_recovers_checks_lost_when_redis_restarts_empty(

@@ -54,6 +54,7 @@ def worker(tmp_path, settings):
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "VAR_DIR": str(tmp_path / "worker-var"),
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        "PYTHONUNBUFFERED": "1",  # the tests read its log while it runs
     }
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
