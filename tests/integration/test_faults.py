@@ -270,3 +270,40 @@ def test_the_same_check_delivered_twice_runs_once(worker, client, owner):
     _wait_for(lambda: succeeded() >= 4 + 2, 30, worker.log_path)
     run.refresh_from_db()
     assert run.attempts == 1 and run.finished_at == finished_at
+
+
+class _CreatesCanary:
+    """Unpickling this creates a file: what a forged message would do to a pickle consumer."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_forged_pickle_message_is_refused_and_never_loaded(worker, redis, tmp_path):
+    from kombu import Connection, Exchange, Producer, Queue
+
+    canary = tmp_path / "canary"
+    worker.start()
+    with Connection(redis.url) as connection:
+        producer = Producer(connection)
+        producer.publish(
+            {"args": [_CreatesCanary(str(canary))], "kwargs": {}},
+            serializer="pickle",
+            exchange=Exchange("default", type="direct"),
+            routing_key="default",
+            declare=[Queue("default", Exchange("default", type="direct"), "default")],
+            headers={"task": "moderation.run_check", "id": "forged-1", "lang": "py"},
+        )
+    _wait_for(
+        lambda: (
+            "ContentDisallowed" in worker.log_path.read_text()
+            or "disallowed" in worker.log_path.read_text().lower()
+        ),
+        30,
+        worker.log_path,
+    )
+    assert not canary.exists()
+    assert worker.process is not None and worker.process.poll() is None
