@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from models_hub.choices import CommercialUse
 from models_hub.models import License, ModelFile, ModelVersion
+from models_hub.validation import license_permission_errors
 from moderation.checks.findings import Finding, RuleCode, Severity
 
 CHECKER_VERSION = 1
@@ -156,50 +157,23 @@ def _declared_parent_for(named: dict, declared: list) -> object | None:
 
 
 def _own_license_findings(version: ModelVersion) -> list[Finding]:
+    """What the model grants beyond its own license: the upload form's rule, re-checked
+    here because the license or the permissions may have changed since (admin, API)."""
     model, license = version.model, version.model.license
+    errors = license_permission_errors(
+        license=license,
+        allow_commercial_use=model.allow_commercial_use,
+        allow_no_credit=model.allow_no_credit,
+        allow_derivatives=model.allow_derivatives,
+        allow_different_license=model.allow_different_license,
+        license_other_url=model.license_other_url,
+        license_other_text=model.license_other_text,
+    )
     evidence = {"license": license.slug, "license_name": license.name, "license_url": license.url}
-    findings = []
-    if license.is_other and not (model.license_other_url and model.license_other_text.strip()):
-        findings.append(
-            Finding(
-                RuleCode.LICENSE,
-                Severity.HOLD,
-                "The license is “Other” but its link or text is missing. Add both so people "
-                "know what they may do with the model.",
-                evidence=evidence,
-            )
-        )
-    if CommercialUse.rank(model.allow_commercial_use) > license.commercial_rank:
-        findings.append(
-            Finding(
-                RuleCode.LICENSE,
-                Severity.HOLD,
-                f"The model allows “{CommercialUse(model.allow_commercial_use).label}”, but its "
-                f"license {license.name} allows only "
-                f"“{CommercialUse(license.commercial_use).label}”. Lower the commercial use.",
-                evidence=evidence,
-            )
-        )
-    if model.allow_derivatives and not license.derivatives_allowed:
-        findings.append(
-            Finding(
-                RuleCode.LICENSE,
-                Severity.HOLD,
-                f"The model allows derivatives, but {license.name} does not.",
-                evidence=evidence,
-            )
-        )
-    if model.allow_different_license and not license.relicensing_allowed:
-        findings.append(
-            Finding(
-                RuleCode.LICENSE,
-                Severity.HOLD,
-                f"The model lets derivatives use a different license, but {license.name} "
-                "requires them to keep it.",
-                evidence=evidence,
-            )
-        )
-    return findings
+    return [
+        Finding(RuleCode.LICENSE, Severity.HOLD, message, evidence={**evidence, "field": field})
+        for field, message in errors.items()
+    ]
 
 
 def _lineage_findings(child: Terms, parent: Terms, relation: str) -> list[Finding]:
