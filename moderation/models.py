@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from models_hub.choices import JobStatus
 from moderation.checks.findings import Finding, Severity
 
 
@@ -39,12 +40,6 @@ class CheckRun(models.Model):
         NSFW = "nsfw", "Content rating"
         LIKENESS = "likeness", "Real-person likeness"
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        ERROR = "error", "Could not be checked"
-
     kind = models.CharField(max_length=16, choices=Kind.choices)
     version = models.ForeignKey(
         "models_hub.ModelVersion", on_delete=models.CASCADE, related_name="check_runs"
@@ -56,7 +51,7 @@ class CheckRun(models.Model):
         on_delete=models.CASCADE,
         related_name="check_runs",
     )
-    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    state = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     # The Celery task id of the delivery working on it: a redelivery of the same message
     # (its worker died) may take the row back, a second message may not.

@@ -54,7 +54,7 @@ def _is_finished(version: ModelVersion, runs: list[CheckRun]) -> bool:
         return False
     if version.images.filter(process_status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
         return False
-    return all(run.state in (CheckRun.State.DONE, CheckRun.State.ERROR) for run in runs)
+    return all(run.state in (JobStatus.DONE, JobStatus.ERROR) for run in runs)
 
 
 def _file_findings(version: ModelVersion) -> list[Finding]:
@@ -97,7 +97,7 @@ def _image_levels(runs: list[CheckRun]) -> dict[int, int]:
     return {
         run.image_id: int(run.result.get("level") or Level.PG)
         for run in runs
-        if run.kind == CheckRun.Kind.NSFW and run.state == CheckRun.State.DONE
+        if run.kind == CheckRun.Kind.NSFW and run.state == JobStatus.DONE
     }
 
 
@@ -110,7 +110,7 @@ def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
         version_level |= level
     explicit = Level.R | Level.X | Level.XXX
     for run in runs:
-        if run.state == CheckRun.State.ERROR:
+        if run.state == JobStatus.ERROR:
             findings.append(
                 Finding(
                     CHECK_RULES[run.kind],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models_hub.choices import JobStatus
 from models_hub.models import ModelVersion
 from moderation.checks.findings import Severity
 from moderation.models import CheckRun, Rule
@@ -29,7 +30,7 @@ class VersionChecks:
 
     @property
     def finished(self) -> bool:
-        return all(row.state in (CheckRun.State.DONE, CheckRun.State.ERROR) for row in self.rows)
+        return all(row.state in (JobStatus.DONE, JobStatus.ERROR) for row in self.rows)
 
     def as_json(self) -> dict:
         return {
@@ -68,7 +69,7 @@ def version_checks(version: ModelVersion) -> VersionChecks:
                 findings=findings,
             )
         )
-        if run.kind == CheckRun.Kind.LICENSE and run.state == CheckRun.State.DONE:
+        if run.kind == CheckRun.Kind.LICENSE and run.state == JobStatus.DONE:
             credits = [
                 parent
                 for parent in run.result.get("parents", [])

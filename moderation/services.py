@@ -15,6 +15,7 @@ from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from models_hub.choices import JobStatus
 from models_hub.formats.images import ImageRejected, open_checked_image
 from models_hub.models import ModelVersion
 from moderation.checks import faces, image_checks, license, nudity
@@ -61,7 +62,7 @@ def checks_create_for_version(*, version: ModelVersion) -> list[int]:
     ]
     CheckRun.objects.bulk_create(rows, ignore_conflicts=True)
     return list(
-        CheckRun.objects.filter(version=version, state=CheckRun.State.PENDING).values_list(
+        CheckRun.objects.filter(version=version, state=JobStatus.PENDING).values_list(
             "pk", flat=True
         )
     )
@@ -73,11 +74,11 @@ def _claim(run_id: int, task_id: str) -> CheckRun | None:
     A RUNNING row is taken back only by the same task id: that is a redelivery of the
     message whose worker died mid-check (acks_late + reject_on_worker_lost).
     """
-    mine = Q(state=CheckRun.State.PENDING)
+    mine = Q(state=JobStatus.PENDING)
     if task_id:
-        mine |= Q(state=CheckRun.State.RUNNING, task_id=task_id)
+        mine |= Q(state=JobStatus.RUNNING, task_id=task_id)
     claimed = CheckRun.objects.filter(mine, pk=run_id).update(
-        state=CheckRun.State.RUNNING,
+        state=JobStatus.RUNNING,
         task_id=task_id,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
@@ -94,7 +95,7 @@ def _claim(run_id: int, task_id: str) -> CheckRun | None:
 
 
 def _finish_with_error(run: CheckRun, message: str) -> None:
-    run.state = CheckRun.State.ERROR
+    run.state = JobStatus.ERROR
     run.error = message[:2000]
     run.finished_at = timezone.now()
     run.save(update_fields=["state", "error", "finished_at", "updated_at"])
@@ -118,7 +119,7 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
         findings, result = check(run)
     except TRANSIENT_ERRORS as exc:
         CheckRun.objects.filter(pk=run.pk).update(
-            state=CheckRun.State.PENDING, error=f"Will try again: {exc}"[:2000]
+            state=JobStatus.PENDING, error=f"Will try again: {exc}"[:2000]
         )
         raise TransientCheckError(str(exc)) from exc
     except ImageRejected as exc:
@@ -130,7 +131,7 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
         return
     run.findings = [finding.as_json() for finding in findings]
     run.result = result
-    run.state = CheckRun.State.DONE
+    run.state = JobStatus.DONE
     run.error = ""
     run.checker_version = checker_version
     run.finished_at = timezone.now()
@@ -144,7 +145,7 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
 
 def check_run_give_up(*, run_id: int, reason: str) -> None:
     """Retries are exhausted for a transient error: record it so the pipeline can hold."""
-    run = CheckRun.objects.filter(pk=run_id).exclude(state=CheckRun.State.DONE).first()
+    run = CheckRun.objects.filter(pk=run_id).exclude(state=JobStatus.DONE).first()
     if run is not None:
         _finish_with_error(run, f"Could not be checked: {reason}")
 
@@ -160,14 +161,14 @@ def stuck_check_runs() -> list[int]:
     pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
     running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     abandoned = list(
-        CheckRun.objects.filter(
-            state=CheckRun.State.RUNNING, updated_at__lt=running_before
-        ).values_list("pk", flat=True)
+        CheckRun.objects.filter(state=JobStatus.RUNNING, updated_at__lt=running_before).values_list(
+            "pk", flat=True
+        )
     )
-    CheckRun.objects.filter(pk__in=abandoned, state=CheckRun.State.RUNNING).update(
-        state=CheckRun.State.PENDING, task_id="", updated_at=now
+    CheckRun.objects.filter(pk__in=abandoned, state=JobStatus.RUNNING).update(
+        state=JobStatus.PENDING, task_id="", updated_at=now
     )
-    lost = CheckRun.objects.filter(state=CheckRun.State.PENDING, updated_at__lt=pending_before)
+    lost = CheckRun.objects.filter(state=JobStatus.PENDING, updated_at__lt=pending_before)
     return sorted({*abandoned, *lost.values_list("pk", flat=True)})
 
 
@@ -217,7 +218,7 @@ def registry_rescan_batch(*, person_id: int, after_image_id: int = 0) -> tuple[l
     runs = list(
         CheckRun.objects.filter(
             kind=CheckRun.Kind.LIKENESS,
-            state=CheckRun.State.DONE,
+            state=JobStatus.DONE,
             image_id__gt=after_image_id,
         )
         .select_related("image")
@@ -239,7 +240,7 @@ def registry_rescan_batch(*, person_id: int, after_image_id: int = 0) -> tuple[l
     if after_image_id == 0:
         # The version texts are few enough to compare in the first batch.
         for run in CheckRun.objects.filter(
-            kind=CheckRun.Kind.TEXT_LIKENESS, state=CheckRun.State.DONE
+            kind=CheckRun.Kind.TEXT_LIKENESS, state=JobStatus.DONE
         ).select_related("version__model"):
             new = image_checks.name_findings(
                 image_checks.version_text(run.version),

@@ -21,7 +21,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.celery import app as celery_app
-from models_hub.choices import Status
+from models_hub.choices import JobStatus, Status
 from models_hub.demo import make_image, make_safetensors
 from models_hub.models import BaseModel, License, ModelVersion
 from moderation import tasks as check_tasks
@@ -178,7 +178,7 @@ def _upload(client, owner, *, images: int) -> ModelVersion:
 def _all_checks_done(version: ModelVersion):
     def done() -> bool:
         states = set(CheckRun.objects.filter(version=version).values_list("state", flat=True))
-        return states == {CheckRun.State.DONE}
+        return states == {JobStatus.DONE}
 
     return done
 
@@ -193,7 +193,7 @@ def test_a_worker_child_killed_mid_check_still_completes_every_check_once(worker
     deadline = time.monotonic() + 60
     killed = None
     while time.monotonic() < deadline and killed is None:
-        running = CheckRun.objects.filter(version=version, state=CheckRun.State.RUNNING)
+        running = CheckRun.objects.filter(version=version, state=JobStatus.RUNNING)
         if running.filter(kind__in=["nsfw", "likeness"]).exists() and worker.children():
             # Both pool children: whichever holds the running check is cut off mid-check.
             killed = worker.children()
@@ -227,7 +227,7 @@ def test_the_sweeper_recovers_checks_lost_when_redis_restarts_empty(
     assert redis.cli("dbsize").strip() == "0", "Redis came back empty"
     worker.start()
     time.sleep(3)
-    assert CheckRun.objects.filter(version=version, state=CheckRun.State.PENDING).count() == 6
+    assert CheckRun.objects.filter(version=version, state=JobStatus.PENDING).count() == 6
     settings.HUB_SWEEP_PENDING_AFTER = 0
     swept = check_tasks.sweep_stuck_work.apply().get()
     assert swept >= 6
@@ -244,7 +244,7 @@ def test_an_upload_while_redis_is_down_succeeds_and_is_checked_when_it_returns(
     assert time.monotonic() - started < 30
     assert version.status == Status.IN_REVIEW
     assert set(CheckRun.objects.filter(version=version).values_list("state", flat=True)) == {
-        CheckRun.State.PENDING
+        JobStatus.PENDING
     }
     redis.start()
     worker.start()
