@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
@@ -554,34 +554,51 @@ def model_refresh_derived(*, model: Model) -> None:
     model.save(update_fields=["nsfw_level", "cover_image"])
 
 
+def stuck_rows(
+    queryset, *, status_field: str, running: str, pending: str, changed_field: str, **reset
+) -> list[int]:
+    """Ids of the rows in `queryset` whose job no worker is doing, made PENDING again.
+
+    RUNNING for longer than the hard time limit: the worker died and its message is gone
+    (they are reset, with `reset` applied too). PENDING for longer than the sweep interval:
+    the message was lost (a broker restarted empty, or was down when the row committed).
+    """
+    now = timezone.now()
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
+    abandoned = list(
+        queryset.filter(
+            **{status_field: running, f"{changed_field}__lt": running_before}
+        ).values_list("pk", flat=True)
+    )
+    queryset.filter(pk__in=abandoned, **{status_field: running}).update(
+        **{status_field: pending, changed_field: now, **reset}
+    )
+    lost = queryset.filter(**{status_field: pending, f"{changed_field}__lt": pending_before})
+    return sorted({*abandoned, *lost.values_list("pk", flat=True)})
+
+
 def stuck_jobs() -> tuple[list[int], list[int], list[int]]:
     """Hashes, scans and thumbnails that no worker is doing: (files to hash, files to scan,
-    images to process). RUNNING rows older than the hard time limit lost their worker and
-    are reset; PENDING rows older than the sweep interval lost their message."""
-    now = timezone.now()
-    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
-    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    files, images = ModelFile.objects, GalleryImage.objects
-    files.filter(hash_status=JobStatus.RUNNING, job_updated_at__lt=running_before).update(
-        hash_status=JobStatus.PENDING, job_updated_at=now
-    )
-    files.filter(scan_result=ScanResult.RUNNING, job_updated_at__lt=running_before).update(
-        scan_result=ScanResult.PENDING, job_updated_at=now
-    )
-    images.filter(process_status=JobStatus.RUNNING, job_updated_at__lt=running_before).update(
-        process_status=JobStatus.PENDING, job_updated_at=now
-    )
-    # Rows reset just above carry `now`; they are due as well.
-    old = Q(job_updated_at__lt=pending_before) | Q(job_updated_at=now)
+    images to process)."""
+    jobs = {"changed_field": "job_updated_at"}
     return (
-        list(files.filter(old, hash_status=JobStatus.PENDING).values_list("pk", flat=True)),
-        list(
-            files.filter(
-                old, hash_status=JobStatus.DONE, scan_result=ScanResult.PENDING
-            ).values_list("pk", flat=True)
+        stuck_rows(
+            ModelFile.objects,
+            status_field="hash_status", running=JobStatus.RUNNING, pending=JobStatus.PENDING,
+            **jobs,
         ),
-        list(images.filter(old, process_status=JobStatus.PENDING).values_list("pk", flat=True)),
-    )
+        stuck_rows(
+            ModelFile.objects.filter(hash_status=JobStatus.DONE),
+            status_field="scan_result", running=ScanResult.RUNNING, pending=ScanResult.PENDING,
+            **jobs,
+        ),
+        stuck_rows(
+            GalleryImage.objects,
+            status_field="process_status", running=JobStatus.RUNNING, pending=JobStatus.PENDING,
+            **jobs,
+        ),
+    )  # fmt: skip
 
 
 def download_record(*, model_file: ModelFile) -> None:

@@ -7,7 +7,6 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -18,6 +17,7 @@ from django.utils import timezone
 from models_hub.choices import JobStatus
 from models_hub.formats.images import ImageRejected, open_checked_image
 from models_hub.models import ModelVersion
+from models_hub.services import stuck_rows
 from moderation.checks import faces, image_checks, license, nudity
 from moderation.checks.findings import Finding
 from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto
@@ -151,25 +151,15 @@ def check_run_give_up(*, run_id: int, reason: str) -> None:
 
 
 def stuck_check_runs() -> list[int]:
-    """Reset runs that nobody is working on and return their ids for re-enqueueing.
-
-    PENDING for longer than the sweep interval: the message was lost (a broker restarted
-    empty, or it was down when the upload committed). RUNNING for longer than the hard time
-    limit: the worker died and the message is gone; the attempt counter still counts it.
-    """
-    now = timezone.now()
-    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
-    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    abandoned = list(
-        CheckRun.objects.filter(state=JobStatus.RUNNING, updated_at__lt=running_before).values_list(
-            "pk", flat=True
-        )
+    """Checks no worker is doing, made PENDING again, for the sweeper to send once more."""
+    return stuck_rows(
+        CheckRun.objects,
+        status_field="state",
+        running=JobStatus.RUNNING,
+        pending=JobStatus.PENDING,
+        changed_field="updated_at",
+        task_id="",
     )
-    CheckRun.objects.filter(pk__in=abandoned, state=JobStatus.RUNNING).update(
-        state=JobStatus.PENDING, task_id="", updated_at=now
-    )
-    lost = CheckRun.objects.filter(state=JobStatus.PENDING, updated_at__lt=pending_before)
-    return sorted({*abandoned, *lost.values_list("pk", flat=True)})
 
 
 # --- The protected-person registry ----------------------------------------------------------
