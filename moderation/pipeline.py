@@ -35,7 +35,8 @@ class Decision:
 class Outcome:
     decision: str
     findings: list[Finding]
-    level: int
+    level: int  # the version's: the OR of its images' levels, or what its creator declared
+    image_levels: dict[int, int]  # image id -> level from its NSFW check
 
     @property
     def deciding(self) -> list[Finding]:
@@ -45,14 +46,16 @@ class Outcome:
 
 
 def _is_finished(version: ModelVersion, runs: list[CheckRun]) -> bool:
-    files = list(version.files.all())
+    files = version.files.all()
     if any(f.scan_result == ScanResult.DANGER for f in files):
         return True  # a quarantined file blocks whatever the rest says
     if any(f.hash_status not in (JobStatus.DONE, JobStatus.ERROR) for f in files):
         return False
     if any(f.scan_result in (ScanResult.PENDING, ScanResult.RUNNING) for f in files):
         return False
-    if version.images.filter(process_status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
+    if any(
+        i.process_status in (JobStatus.PENDING, JobStatus.RUNNING) for i in version.images.all()
+    ):
         return False
     return all(run.state in (JobStatus.DONE, JobStatus.ERROR) for run in runs)
 
@@ -81,7 +84,9 @@ def _file_findings(version: ModelVersion) -> list[Finding]:
                     evidence={"file_id": f.pk},
                 )
             )
-    for image in version.images.filter(process_status=JobStatus.ERROR):
+    for image in version.images.all():
+        if image.process_status != JobStatus.ERROR:
+            continue
         findings.append(
             Finding(
                 RuleCode.SEXUAL_CONTENT,
@@ -157,21 +162,17 @@ def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
         if worst == Severity.HOLD.rank
         else Decision.PUBLISH
     )
-    return Outcome(decision, findings, version_level or declared)
+    return Outcome(decision, findings, version_level or declared, levels)
 
 
 def _queue_item(version: ModelVersion, outcome: Outcome) -> None:
     deciding = outcome.deciding
-    rule_code = deciding[0].rule
-    priority = (
-        QueueItem.Priority.TOP
-        if any(f.rule == RuleCode.MINORS for f in deciding)
-        else QueueItem.Priority.HIGH
-        if outcome.decision == Decision.BLOCK
-        else QueueItem.Priority.NORMAL
-    )
     if any(f.rule == RuleCode.MINORS for f in deciding):
-        rule_code = RuleCode.MINORS
+        rule_code, priority = RuleCode.MINORS, QueueItem.Priority.TOP
+    elif outcome.decision == Decision.BLOCK:
+        rule_code, priority = deciding[0].rule, QueueItem.Priority.HIGH
+    else:
+        rule_code, priority = deciding[0].rule, QueueItem.Priority.NORMAL
     QueueItem.objects.update_or_create(
         source=QueueItem.Source.CHECK,
         version=version,
@@ -194,6 +195,8 @@ def version_decide(*, version_id: int) -> str:
             ModelVersion.objects.select_for_update()
             .filter(pk=version_id)
             .exclude(status=Status.DELETED)
+            # Files and images are read once here, by every step below.
+            .prefetch_related("files", "images")
             .first()
         )
         if version is None:
@@ -202,11 +205,10 @@ def version_decide(*, version_id: int) -> str:
         if not _is_finished(version, runs):
             return Decision.WAITING
         outcome = evaluate(version, runs)
-        levels = _image_levels(runs)
-        for image_id, level in levels.items():
-            GalleryImage.objects.filter(pk=image_id).exclude(nsfw_level=level).update(
-                nsfw_level=level
-            )
+        for image in version.images.all():
+            level = outcome.image_levels.get(image.pk)
+            if level is not None and level != image.nsfw_level:
+                GalleryImage.objects.filter(pk=image.pk).update(nsfw_level=level)
         version.nsfw_level = outcome.level
         version.decision = outcome.decision
         version.decided_at = timezone.now()
