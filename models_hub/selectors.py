@@ -14,7 +14,7 @@ from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
-from moderation.selectors import VersionChecks, version_checks
+from moderation.selectors import VersionChecks, version_checks, version_credits
 
 if TYPE_CHECKING:
     from community.models import User
@@ -211,10 +211,11 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         .order_by("position", "id")[:MAX_GALLERY_ON_PAGE]
     )
     is_owner = user.is_authenticated and model.owner_id == user.pk
-    checks = version_checks(version)
+    # The checks' findings are for the owner and staff; everyone else needs only the credits.
+    checks = version_checks(version) if is_owner or user.is_staff else None
     return ModelPage(
-        checks=checks if is_owner or user.is_staff else None,
-        credits=checks.credits,
+        checks=checks,
+        credits=checks.credits if checks else version_credits(version),
         model=model,
         versions=versions,
         version=version,

@@ -69,10 +69,18 @@ def version_checks(version: ModelVersion) -> VersionChecks:
                 findings=findings,
             )
         )
-        if run.kind == CheckRun.Kind.LICENSE and run.state == JobStatus.DONE:
-            credits = [
-                parent
-                for parent in run.result.get("parents", [])
-                if parent.get("parent") in set(run.result.get("credits", []))
-            ]
+        if run.kind == CheckRun.Kind.LICENSE:
+            credits = _credits(run)
     return VersionChecks(rows=rows, credits=credits)
+
+
+def _credits(license_run: CheckRun | None) -> list[dict]:
+    if license_run is None or license_run.state != JobStatus.DONE:
+        return []
+    names = set(license_run.result.get("credits", []))
+    return [p for p in license_run.result.get("parents", []) if p.get("parent") in names]
+
+
+def version_credits(version: ModelVersion) -> list[dict]:
+    """The parents a version must credit, for everyone who sees it (one query)."""
+    return _credits(version.check_runs.filter(kind=CheckRun.Kind.LICENSE).first())
