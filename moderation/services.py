@@ -196,52 +196,53 @@ def registry_changed(*, person: ProtectedPerson) -> None:
     transaction.on_commit(lambda: tasks.enqueue_registry_rescan(person.pk), robust=True)
 
 
-def registry_rescan_batch(*, person_id: int, after_image_id: int = 0) -> tuple[list[int], int]:
-    """Compare one person with a batch of already checked images and versions.
+RESCAN_TARGETS = ("images", "versions")
 
-    Uses the face embeddings each likeness run kept, so no detector runs again. Returns the
-    versions with a new match and the last image id seen (0 when done).
+
+def registry_rescan_batch(
+    *, person_id: int, target: str = "images", after_id: int = 0
+) -> tuple[list[int], int]:
+    """Compare one person with a batch of already checked images (by the face embeddings
+    each likeness run kept, so no detector runs again) or version texts.
+
+    Returns the versions with a new match and the id to continue after (0 when `target`
+    is done).
     """
     batch_size = settings.HUB_RESCAN_BATCH_SIZE
-    refs = [ref for ref in image_checks.references() if ref.person_id == person_id]
     entries = image_checks.name_entries([person_id])
-    runs = list(
-        CheckRun.objects.filter(
-            kind=CheckRun.Kind.LIKENESS,
-            state=JobStatus.DONE,
-            image_id__gt=after_image_id,
-        )
-        .select_related("image")
-        .order_by("image_id")[:batch_size]
-    )
-    touched: set[int] = set()
-    for run in runs:
-        stored = [
-            faces.Face(box=tuple(f["box"]), score=f["score"], embedding=tuple(f["embedding"]))
-            for f in run.result.get("faces", [])
-        ]
-        new = image_checks.face_findings(run.image, stored, refs)
-        new += image_checks.name_findings(
-            nudity.prompt_text(run.image.generation_params), entries, "generation prompt"
-        )
-        if _add_findings(run, new):
-            touched.add(run.version_id)
-    last = runs[-1].image_id if len(runs) == batch_size else 0
-    if after_image_id == 0:
-        # The version texts are few enough to compare in the first batch.
-        for run in CheckRun.objects.filter(
-            kind=CheckRun.Kind.TEXT_LIKENESS, state=JobStatus.DONE
-        ).select_related("version__model"):
-            new = image_checks.name_findings(
-                image_checks.version_text(run.version),
-                entries,
-                "title, tags, trigger words or description",
+    if target == "images":
+        refs = image_checks.references([person_id])
+        runs = list(
+            CheckRun.objects.filter(
+                kind=CheckRun.Kind.LIKENESS, state=JobStatus.DONE, image_id__gt=after_id
             )
-            if _add_findings(run, new):
-                touched.add(run.version_id)
+            .select_related("image")
+            .order_by("image_id")[:batch_size]
+        )
+        cursor = [run.image_id for run in runs]
+        found = [
+            image_checks.image_likeness_findings(
+                run.image, image_checks.stored_faces(run.result), refs, entries
+            )
+            for run in runs
+        ]
+    else:
+        runs = list(
+            CheckRun.objects.filter(
+                kind=CheckRun.Kind.TEXT_LIKENESS, state=JobStatus.DONE, version_id__gt=after_id
+            )
+            .select_related("version__model")
+            .prefetch_related("version__model__tags")
+            .order_by("version_id")[:batch_size]
+        )
+        cursor = [run.version_id for run in runs]
+        found = [image_checks.text_likeness_findings(run.version, entries) for run in runs]
+    touched = sorted(
+        {run.version_id for run, new in zip(runs, found, strict=True) if _add_findings(run, new)}
+    )
     for version_id in touched:
         _decide(version_id)
-    return sorted(touched), last
+    return touched, cursor[-1] if len(runs) == batch_size else 0
 
 
 def _add_findings(run: CheckRun, new: list[Finding]) -> bool:

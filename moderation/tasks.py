@@ -39,10 +39,14 @@ def run_check(self, run_id: int) -> None:
 
 
 @shared_task(name="moderation.rescan_for_person", acks_late=True)
-def rescan_for_person(person_id: int, after_image_id: int = 0) -> None:
-    _, last = services.registry_rescan_batch(person_id=person_id, after_image_id=after_image_id)
+def rescan_for_person(person_id: int, target: str = "images", after_id: int = 0) -> None:
+    """One batch, then the next one as a new task, images first and then version texts."""
+    _, last = services.registry_rescan_batch(person_id=person_id, target=target, after_id=after_id)
     if last:
-        rescan_for_person.delay(person_id, last)
+        rescan_for_person.delay(person_id, target, last)
+    elif target != services.RESCAN_TARGETS[-1]:
+        next_target = services.RESCAN_TARGETS[services.RESCAN_TARGETS.index(target) + 1]
+        rescan_for_person.delay(person_id, next_target, 0)
 
 
 @shared_task(name="moderation.sweep_stuck_work")

@@ -42,8 +42,10 @@ def run_nsfw(image: GalleryImage) -> tuple[list[Finding], dict]:
     return findings, result
 
 
-def references() -> list[faces.Reference]:
+def references(person_ids: list[int] | None = None) -> list[faces.Reference]:
     rows = ProtectedPhoto.objects.filter(person__is_active=True, embedding__isnull=False)
+    if person_ids is not None:
+        rows = rows.filter(person_id__in=person_ids)
     return [
         faces.Reference(person_id=person_id, photo_id=photo_id, embedding=tuple(embedding))
         for photo_id, person_id, embedding in rows.values_list("pk", "person_id", "embedding")
@@ -102,14 +104,30 @@ def name_findings(text: str, entries: list[names.NameEntry], where: str) -> list
     ]
 
 
-def run_likeness(image: GalleryImage) -> tuple[list[Finding], dict]:
-    picture = _open(image)
-    found = faces.find_faces(picture)
-    findings = face_findings(image, found, references())
+def image_likeness_findings(
+    image: GalleryImage,
+    found: list[faces.Face],
+    refs: list[faces.Reference],
+    entries: list[names.NameEntry],
+) -> list[Finding]:
+    """Faces like a protected person's, and protected names in the image's prompt."""
     prompt = nudity.prompt_text(image.generation_params)
-    findings += name_findings(prompt, name_entries(), "generation prompt")
+    return face_findings(image, found, refs) + name_findings(prompt, entries, "generation prompt")
+
+
+def stored_faces(result: dict) -> list[faces.Face]:
+    """The faces a likeness run kept, to compare them again without the detector."""
+    return [
+        faces.Face(box=tuple(f["box"]), score=f["score"], embedding=tuple(f["embedding"]))
+        for f in result.get("faces", [])
+    ]
+
+
+def run_likeness(image: GalleryImage) -> tuple[list[Finding], dict]:
+    found = faces.find_faces(_open(image))
+    findings = image_likeness_findings(image, found, references(), name_entries())
     # The embeddings are kept so that a person added to the registry later is compared
-    # with every published image without running the detector again.
+    # with every checked image without running the detector again (see stored_faces).
     result = {
         "faces": [
             {"box": list(face.box), "score": round(face.score, 3), "embedding": face.embedding}
@@ -123,7 +141,7 @@ def version_text(version: ModelVersion) -> str:
     model = version.model
     parts = [
         model.name,
-        " ".join(model.tags.values_list("name", flat=True)),
+        " ".join(tag.name for tag in model.tags.all()),  # prefetched by batch callers
         model.description,
         version.name,
         " ".join(str(word) for word in version.trained_words),
@@ -132,8 +150,11 @@ def version_text(version: ModelVersion) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def run_text_likeness(version: ModelVersion) -> tuple[list[Finding], dict]:
-    findings = name_findings(
-        version_text(version), name_entries(), "title, tags, trigger words or description"
+def text_likeness_findings(version: ModelVersion, entries: list[names.NameEntry]) -> list[Finding]:
+    return name_findings(
+        version_text(version), entries, "title, tags, trigger words or description"
     )
-    return findings, {}
+
+
+def run_text_likeness(version: ModelVersion) -> tuple[list[Finding], dict]:
+    return text_likeness_findings(version, name_entries()), {}

@@ -279,3 +279,22 @@ def test_the_version_page_shows_checks_to_the_owner_and_credits_to_everyone(
     public_html = client.get(url).content.decode()
     assert 'id="checks"' not in public_html
     assert client.get(f"/models/{version.model_id}/versions/{version.pk}/checks").status_code == 404
+
+
+def test_the_registry_rescan_walks_images_then_version_texts_in_batches(creator, settings):
+    from moderation import tasks
+
+    settings.HUB_RESCAN_BATCH_SIZE = 1
+    by_name = creator.upload(images=[make_image(seed=3)], name="Jane Example tribute")
+    by_face = creator.upload(images=[face_png("obama2.jpg")])
+    assert (by_name.status, by_face.status) == (Status.PUBLISHED, Status.PUBLISHED)
+    jane = ProtectedPerson.objects.create(name="Jane Example")
+    with open(FACES / "obama.jpg", "rb") as stream:
+        photo = services.protected_photo_add(person=jane, stream=stream)
+    tasks.rescan_for_person(jane.pk)  # eager: every following batch runs before it returns
+    by_name.refresh_from_db()
+    by_face.refresh_from_db()
+    assert by_name.decision == "hold" and "Jane Example" in by_name.hold_reason
+    assert by_face.decision == "hold"
+    evidence = by_face.check_runs.get(kind="likeness").findings[0]["evidence"]
+    assert evidence["reference_photo_id"] == photo.pk
