@@ -7,7 +7,7 @@ import os
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 VAR = "MODELHUB_TEST_SETTING"
 
@@ -45,6 +45,23 @@ def test_env_bool_unparseable_raises_naming_the_variable(monkeypatch, raw):
     with pytest.raises(ImproperlyConfigured, match=VAR) as excinfo:
         env_bool(VAR)
     assert repr(raw) in str(excinfo.value)
+
+
+# --- env_float -------------------------------------------------------------------------
+
+
+def test_env_float_parses_numbers_and_defaults_when_blank(monkeypatch):
+    assert env_float(VAR, 0.6) == 0.6
+    monkeypatch.setenv(VAR, " 0.45 ")
+    assert env_float(VAR, 0.6) == 0.45
+    monkeypatch.setenv(VAR, "")
+    assert env_float(VAR, 0.6) == 0.6
+
+
+def test_env_float_rejects_what_is_not_a_number(monkeypatch):
+    monkeypatch.setenv(VAR, "six tenths")
+    with pytest.raises(ImproperlyConfigured, match=f"{VAR} must be a number"):
+        env_float(VAR, 0.6)
 
 
 # --- env_int ---------------------------------------------------------------------------
