@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from community.models import User
 from models_hub.choices import FileFormat, JobStatus, ModelType, NsfwLevel, Status
+from models_hub.demo import make_image, make_safetensors
 from models_hub.models import (
     BaseModel,
     GalleryImage,
@@ -101,3 +103,35 @@ def published_model(**kwargs) -> Model:
     model.cover_image = image
     model.save(update_fields=["cover_image"])
     return model
+
+
+# --- The upload form ------------------------------------------------------------------------
+
+WEIGHTS = make_safetensors(seed=7)
+
+
+def form_data(**overrides) -> dict:
+    """A valid upload form (one safetensors file, one sample image); `None` drops a field."""
+    data = {
+        "name": "Velvet Dreams",
+        "type": "LORA",
+        "description": "A *soft* style.",
+        "tags": "Dreamy, pastel",
+        "version_name": "v1.0",
+        "base_model": BaseModel.objects.get(slug="sdxl-1-0").pk,
+        "trained_words": "velvetstyle, soft light",
+        "version_description": "",
+        "nsfw_level": 1,
+        "license": License.objects.get(slug="creativeml-openrail-plus-plus-m").pk,
+        "license_other_url": "",
+        "license_other_text": "",
+        "allow_commercial_use": "Image",
+        "allow_derivatives": "on",
+        "parent_version_ids": "",
+        "external_parents": "",
+        "publish": "on",
+        "model_files": [SimpleUploadedFile("velvet.safetensors", WEIGHTS)],
+        "images": [SimpleUploadedFile("sample.png", make_image(seed=1, size=(320, 400)))],
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}

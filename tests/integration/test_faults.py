@@ -22,11 +22,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.celery import app as celery_app
 from models_hub.choices import JobStatus, Status
-from models_hub.demo import make_image, make_safetensors
-from models_hub.models import BaseModel, License, ModelVersion
+from models_hub.demo import make_image
+from models_hub.models import ModelVersion
 from moderation import tasks as check_tasks
 from moderation.models import CheckRun
 from tests.conftest import needs_postgres, needs_redis
+from tests.factories import form_data
 from tests.integration.test_worker import PROJECT_ROOT, _database_url, _wait_for
 
 pytestmark = [
@@ -154,22 +155,13 @@ def _upload(client, owner, *, images: int) -> ModelVersion:
     client.force_login(owner)
     response = client.post(
         "/upload/",
-        {
-            "name": f"Fault test {time.monotonic_ns()}",
-            "type": "LORA",
-            "version_name": "v1",
-            "base_model": BaseModel.objects.get(slug="sd-1-5").pk,
-            "nsfw_level": 1,
-            "license": License.objects.get(slug="creativeml-openrail-m").pk,
-            "allow_commercial_use": "Image",
-            "allow_derivatives": "on",
-            "publish": "on",
-            "model_files": [SimpleUploadedFile("f.safetensors", make_safetensors(seed=7))],
-            "images": [
+        form_data(
+            name=f"Fault test {time.monotonic_ns()}",
+            images=[
                 SimpleUploadedFile(f"{i}.png", make_image(seed=i, size=(1024, 1024)))
                 for i in range(images)
             ],
-        },
+        ),
     )
     assert response.status_code == 302, response.content[:2000]
     return ModelVersion.objects.latest("id")

@@ -18,8 +18,9 @@ from django.db import connection
 from config.celery import app as celery_app
 from models_hub.choices import JobStatus, Status
 from models_hub.demo import make_image, make_safetensors
-from models_hub.models import BaseModel, GalleryImage, License, ModelFile, ModelVersion
+from models_hub.models import GalleryImage, ModelFile, ModelVersion
 from tests.conftest import needs_postgres, needs_redis
+from tests.factories import form_data
 
 pytestmark = [
     pytest.mark.integration,
@@ -94,22 +95,14 @@ def test_upload_is_processed_by_a_real_worker(worker, client, owner):
     client.force_login(owner)
     response = client.post(
         "/upload/",
-        {
-            "name": "Worker Test",
-            "type": "LORA",
-            "version_name": "v1",
-            "base_model": BaseModel.objects.get(slug="sd-1-5").pk,
-            "nsfw_level": 1,
-            "license": License.objects.get(slug="creativeml-openrail-m").pk,
-            "allow_commercial_use": "Sell",
-            "allow_derivatives": "on",
-            "publish": "on",
-            "model_files": [SimpleUploadedFile("w.safetensors", weights)],
-            "images": [
+        form_data(
+            name="Worker Test",
+            model_files=[SimpleUploadedFile("w.safetensors", weights)],
+            images=[
                 SimpleUploadedFile("a.png", make_image(seed=1, size=(300, 300))),
                 SimpleUploadedFile("b.png", make_image(seed=2, size=(300, 300))),
             ],
-        },
+        ),
     )
     assert response.status_code == 302, response.content[:1000]
     version = ModelVersion.objects.get(model__name="Worker Test")

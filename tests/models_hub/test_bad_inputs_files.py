@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from models_hub.formats.pickles import scan_stream
 from models_hub.models import Model, ModelFile
-from tests.models_hub.test_upload import form_data
+from tests.factories import form_data
 
 pytestmark = pytest.mark.django_db
 

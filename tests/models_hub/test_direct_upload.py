@@ -11,8 +11,8 @@ import pytest
 
 from models_hub.choices import JobStatus, Status
 from models_hub.models import ModelFile, ResumableUpload
+from tests.factories import form_data
 from tests.models_hub.test_s3_storage import BUCKET, moto_endpoint, s3_storage  # noqa: F401
-from tests.models_hub.test_upload import form_data
 
 pytestmark = pytest.mark.django_db
 PART = 5 * 1024 * 1024  # S3's smallest part size

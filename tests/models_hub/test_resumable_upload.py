@@ -11,7 +11,7 @@ from models_hub.choices import JobStatus, Status
 from models_hub.demo import make_image, make_safetensors
 from models_hub.models import ModelFile, ResumableUpload
 from models_hub.uploads import ChunkIncomplete, upload_write_chunk
-from tests.models_hub.test_upload import form_data
+from tests.factories import form_data
 
 pytestmark = pytest.mark.django_db
 WEIGHTS = make_safetensors(seed=11, tensors=40)

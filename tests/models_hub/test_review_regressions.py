@@ -18,8 +18,8 @@ from models_hub.choices import JobStatus, NsfwLevel, Status
 from models_hub.demo import make_image, make_safetensors
 from models_hub.formats.pickles import SCANNER_VERSION
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion
-from tests.factories import FileFactory, ImageFactory, VersionFactory, published_model
-from tests.models_hub.test_upload import form_data, stored_files
+from tests.factories import FileFactory, ImageFactory, VersionFactory, form_data, published_model
+from tests.models_hub.test_upload import stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -9,13 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from models_hub.choices import JobStatus, Status
-from models_hub.demo import make_image, make_safetensors
-from models_hub.models import BaseModel, GalleryImage, License, Model, ModelFile, VersionParent
-from tests.factories import published_model
+from models_hub.demo import make_image
+from models_hub.models import GalleryImage, License, Model, ModelFile, VersionParent
+from tests.factories import WEIGHTS, form_data, published_model
 
 pytestmark = pytest.mark.django_db
-
-WEIGHTS = make_safetensors(seed=7)
 
 
 def stored_files(media_root) -> list[str]:
@@ -24,32 +22,6 @@ def stored_files(media_root) -> list[str]:
         for d, _, files in os.walk(media_root)
         for f in files
     )
-
-
-def form_data(**overrides) -> dict:
-    data = {
-        "name": "Velvet Dreams",
-        "type": "LORA",
-        "description": "A *soft* style.",
-        "tags": "Dreamy, pastel",
-        "version_name": "v1.0",
-        "base_model": BaseModel.objects.get(slug="sdxl-1-0").pk,
-        "trained_words": "velvetstyle, soft light",
-        "version_description": "",
-        "nsfw_level": 1,
-        "license": License.objects.get(slug="creativeml-openrail-plus-plus-m").pk,
-        "license_other_url": "",
-        "license_other_text": "",
-        "allow_commercial_use": "Image",
-        "allow_derivatives": "on",
-        "parent_version_ids": "",
-        "external_parents": "",
-        "publish": "on",
-        "model_files": [SimpleUploadedFile("velvet.safetensors", WEIGHTS)],
-        "images": [SimpleUploadedFile("sample.png", make_image(seed=1, size=(320, 400)))],
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, PngImagePlugin
 
 from models_hub.choices import NsfwLevel, Status
-from models_hub.demo import make_image, make_safetensors
-from models_hub.models import BaseModel, License, ModelVersion
+from models_hub.demo import make_image
+from models_hub.models import ModelVersion
 from moderation import pipeline, services
 from moderation.checks.findings import Finding, RuleCode, Severity
 from moderation.models import CheckRun, ProtectedPerson, QueueItem
+from tests.factories import form_data
 
 pytestmark = pytest.mark.django_db
 FACES = Path(__file__).parents[1] / "fixtures" / "faces"
@@ -32,28 +33,10 @@ def face_png(name: str, prompt: str = "portrait photo") -> bytes:
 
 
 def upload(client, *, images: list[bytes], **overrides) -> ModelVersion:
-    data = {
-        "name": "Portrait Helper",
-        "type": "LORA",
-        "description": "Soft portraits.",
-        "tags": "portrait",
-        "version_name": "v1.0",
-        "base_model": BaseModel.objects.get(slug="sdxl-1-0").pk,
-        "trained_words": "prtrt",
-        "version_description": "",
-        "nsfw_level": 1,
-        "license": License.objects.get(slug="creativeml-openrail-plus-plus-m").pk,
-        "license_other_url": "",
-        "license_other_text": "",
-        "allow_commercial_use": "Image",
-        "allow_derivatives": "on",
-        "parent_version_ids": "",
-        "external_parents": "",
-        "publish": "on",
-        "model_files": [SimpleUploadedFile("p.safetensors", make_safetensors(seed=3))],
-        "images": [SimpleUploadedFile(f"s{i}.png", raw) for i, raw in enumerate(images)],
-    }
-    data.update(overrides)
+    data = form_data(
+        images=[SimpleUploadedFile(f"s{i}.png", raw) for i, raw in enumerate(images)],
+        **overrides,
+    )
     response = client.post("/upload/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     return ModelVersion.objects.latest("id")
