@@ -284,8 +284,10 @@ class ModelFile(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     named_parents = models.JSONField(default=list, blank=True)
 
-    # When a hash or scan job last changed state: the sweeper finds lost jobs by it.
+    # When a hash or scan job last changed state (the sweeper finds lost jobs by it), and
+    # the Celery task id of the delivery working on it (see services.claim_row).
     job_updated_at = models.DateTimeField(default=timezone.now)
+    job_task_id = models.CharField(max_length=64, blank=True)
 
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -388,6 +390,7 @@ class GalleryImage(models.Model):
     )
     process_error = models.TextField(blank=True)
     job_updated_at = models.DateTimeField(default=timezone.now)
+    job_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = GalleryImageQuerySet.as_manager()

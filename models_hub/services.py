@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
@@ -365,13 +365,50 @@ def _undo_storage(stored: list[str], sources: list) -> None:
 CLAIMABLE = [JobStatus.PENDING, JobStatus.ERROR]
 
 
-def _claim(model_class: type, pk: int, status_field: str) -> bool:
-    """Move a row to RUNNING if nobody has it; False means another delivery got there first."""
-    return bool(
-        model_class.objects.filter(pk=pk, **{f"{status_field}__in": CLAIMABLE}).update(
-            **{status_field: JobStatus.RUNNING, "job_updated_at": timezone.now()}
-        )
+def claim_row(
+    queryset,
+    pk: int,
+    *,
+    status_field: str,
+    claimable: list[str],
+    running: str,
+    task_id: str,
+    task_field: str,
+    changed_field: str,
+    **also,
+) -> bool:
+    """Move a row to RUNNING for this delivery; False when another delivery has it or the
+    job is finished.
+
+    A RUNNING row is taken back only by the same task id: that is a redelivery of the
+    message whose worker died mid-job (acks_late + reject_on_worker_lost). A second message
+    for the same row carries another id and is refused.
+    """
+    mine = Q(**{f"{status_field}__in": claimable})
+    if task_id:
+        mine |= Q(**{status_field: running, task_field: task_id})
+    updates = {status_field: running, task_field: task_id, changed_field: timezone.now()}
+    return bool(queryset.filter(mine, pk=pk).update(**updates, **also))
+
+
+def _claim(model_class: type, pk: int, status_field: str, task_id: str, **options) -> bool:
+    claimed = claim_row(
+        model_class.objects,
+        pk,
+        status_field=status_field,
+        claimable=options.get("claimable", CLAIMABLE),
+        running=options.get("running", JobStatus.RUNNING),
+        task_id=task_id,
+        task_field="job_task_id",
+        changed_field="job_updated_at",
     )
+    if not claimed:
+        # Finished already, or another delivery has it. The worker that finished it may have
+        # died before the pipeline looked at the version: asking again is harmless.
+        version_id = model_class.objects.filter(pk=pk).values_list("version_id", flat=True)
+        for row_version_id in version_id:
+            version_decide(row_version_id)
+    return claimed
 
 
 def _job_error(action: str, exc: Exception) -> str:
@@ -386,9 +423,9 @@ def _fail(row, status_field: str, error_field: str, message: str) -> None:
     row.save(update_fields=[status_field, error_field])
 
 
-def model_file_hash(*, file_id: int) -> None:
+def model_file_hash(*, file_id: int, task_id: str = "") -> None:
     """Hash a stored model file in one pass, then publish its version if it was waiting."""
-    if not _claim(ModelFile, file_id, "hash_status"):
+    if not _claim(ModelFile, file_id, "hash_status", task_id):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     try:
@@ -412,10 +449,15 @@ def model_file_hash(*, file_id: int) -> None:
     version_decide(model_file.version_id)
 
 
-def model_file_scan(*, file_id: int) -> None:
+def model_file_scan(*, file_id: int, task_id: str = "") -> None:
     """Scan a pickle-bearing file (our scanner and picklescan); quarantine it on Danger."""
-    claimed = ModelFile.objects.filter(pk=file_id, scan_result=ScanResult.PENDING).update(
-        scan_result=ScanResult.RUNNING, job_updated_at=timezone.now()
+    claimed = _claim(
+        ModelFile,
+        file_id,
+        "scan_result",
+        task_id,
+        claimable=[ScanResult.PENDING],
+        running=ScanResult.RUNNING,
     )
     if not claimed:
         return
@@ -472,9 +514,9 @@ def model_file_scan(*, file_id: int) -> None:
     version_decide(model_file.version_id)
 
 
-def gallery_image_process(*, image_id: int) -> None:
+def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
     """Make the WebP thumbnail of a gallery image, then publish its version if it was waiting."""
-    if not _claim(GalleryImage, image_id, "process_status"):
+    if not _claim(GalleryImage, image_id, "process_status", task_id):
         return
     image = GalleryImage.objects.get(pk=image_id)
     try:
@@ -581,7 +623,7 @@ def stuck_rows(
 def stuck_jobs() -> tuple[list[int], list[int], list[int]]:
     """Hashes, scans and thumbnails that no worker is doing: (files to hash, files to scan,
     images to process)."""
-    jobs = {"changed_field": "job_updated_at"}
+    jobs = {"changed_field": "job_updated_at", "job_task_id": ""}
     return (
         stuck_rows(
             ModelFile.objects,

@@ -12,19 +12,23 @@ from models_hub import services
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="models_hub.hash_model_file", acks_late=True)
-def hash_model_file(file_id: int) -> None:
-    services.model_file_hash(file_id=file_id)
+# The task id goes with the claim: a redelivery of the same message (its worker died) may
+# take a RUNNING row back, another message may not.
 
 
-@shared_task(name="models_hub.process_gallery_image", acks_late=True)
-def process_gallery_image(image_id: int) -> None:
-    services.gallery_image_process(image_id=image_id)
+@shared_task(name="models_hub.hash_model_file", bind=True, acks_late=True)
+def hash_model_file(self, file_id: int) -> None:
+    services.model_file_hash(file_id=file_id, task_id=self.request.id or "")
 
 
-@shared_task(name="models_hub.scan_model_file", acks_late=True)
-def scan_model_file(file_id: int) -> None:
-    services.model_file_scan(file_id=file_id)
+@shared_task(name="models_hub.process_gallery_image", bind=True, acks_late=True)
+def process_gallery_image(self, image_id: int) -> None:
+    services.gallery_image_process(image_id=image_id, task_id=self.request.id or "")
+
+
+@shared_task(name="models_hub.scan_model_file", bind=True, acks_late=True)
+def scan_model_file(self, file_id: int) -> None:
+    services.model_file_scan(file_id=file_id, task_id=self.request.id or "")
 
 
 @shared_task(name="models_hub.sweep_stale_uploads")

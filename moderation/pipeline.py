@@ -7,7 +7,9 @@ version's work is done, and deciding twice gives the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -240,3 +242,20 @@ def version_decide(*, version_id: int) -> str:
 
             model_refresh_derived(model=version.model)
         return outcome.decision
+
+
+def decide_forgotten_versions() -> int:
+    """Decide versions whose work is done but whose decision was never made (the broker lost
+    the message of their last job after it finished). Returns how many were looked at."""
+    waiting_since = timezone.now() - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
+    version_ids = list(
+        ModelVersion.objects.filter(
+            status=Status.IN_REVIEW,
+            publish_requested=True,
+            decided_at__isnull=True,
+            updated_at__lt=waiting_since,
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for version_id in version_ids:
+        version_decide(version_id=version_id)
+    return len(version_ids)

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from models_hub.choices import JobStatus
 from models_hub.formats.images import ImageRejected, open_checked_image
 from models_hub.models import ModelVersion
-from models_hub.services import stuck_rows
+from models_hub.services import claim_row, stuck_rows
 from moderation.checks import faces, image_checks, license, nudity
 from moderation.checks.findings import Finding
 from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto
@@ -69,22 +69,25 @@ def checks_create_for_version(*, version: ModelVersion) -> list[int]:
 
 
 def _claim(run_id: int, task_id: str) -> CheckRun | None:
-    """Take a run for this delivery, or None when another delivery has it or it is done.
-
-    A RUNNING row is taken back only by the same task id: that is a redelivery of the
-    message whose worker died mid-check (acks_late + reject_on_worker_lost).
-    """
-    mine = Q(state=JobStatus.PENDING)
-    if task_id:
-        mine |= Q(state=JobStatus.RUNNING, task_id=task_id)
-    claimed = CheckRun.objects.filter(mine, pk=run_id).update(
-        state=JobStatus.RUNNING,
+    """Take a run for this delivery (see claim_row), or None."""
+    now = timezone.now()
+    claimed = claim_row(
+        CheckRun.objects,
+        run_id,
+        status_field="state",
+        claimable=[JobStatus.PENDING],
+        running=JobStatus.RUNNING,
         task_id=task_id,
+        task_field="task_id",
+        changed_field="updated_at",
         attempts=F("attempts") + 1,
-        started_at=timezone.now(),
-        updated_at=timezone.now(),
+        started_at=now,
     )
     if not claimed:
+        # Finished already, or another delivery has it. The worker that finished it may have
+        # died before the pipeline looked at the version: asking again is harmless.
+        for version_id in CheckRun.objects.filter(pk=run_id).values_list("version_id", flat=True):
+            _decide(version_id)
         return None
     run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
     if run.attempts > settings.HUB_CHECK_MAX_ATTEMPTS:

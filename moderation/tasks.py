@@ -53,10 +53,13 @@ def rescan_for_person(person_id: int, target: str = "images", after_id: int = 0)
 def sweep_stuck_work() -> int:
     """Re-enqueue every check, hash, scan and thumbnail that no worker is doing."""
     from models_hub import tasks as hub_tasks
+    from moderation import pipeline
 
     run_ids = services.stuck_check_runs()
     enqueue_checks(run_ids)
-    return len(run_ids) + hub_tasks.sweep_stuck_jobs()
+    sent = len(run_ids) + hub_tasks.sweep_stuck_jobs()
+    pipeline.decide_forgotten_versions()
+    return sent
 
 
 def enqueue_checks(run_ids: list[int]) -> None:

@@ -41,5 +41,15 @@ class Migration(migrations.Migration):
             name="declared_nsfw_level",
             field=models.PositiveSmallIntegerField(default=1),
         ),
+        migrations.AddField(
+            model_name="galleryimage",
+            name="job_task_id",
+            field=models.CharField(blank=True, max_length=64),
+        ),
+        migrations.AddField(
+            model_name="modelfile",
+            name="job_task_id",
+            field=models.CharField(blank=True, max_length=64),
+        ),
         migrations.RunPython(copy_declared_levels, migrations.RunPython.noop),
     ]

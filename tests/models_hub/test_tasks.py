@@ -4,7 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 from kombu.exceptions import OperationalError
 
-from models_hub import tasks
+from models_hub import services, tasks
 from models_hub.choices import JobStatus, Status
 from models_hub.models import GalleryImage, ModelFile
 from moderation import pipeline
@@ -118,3 +118,15 @@ def test_sweeper_sends_again_hashes_scans_and_thumbnails_nobody_is_doing(monkeyp
     assert sent == [[[lost_hash.pk], [lost_image.pk], [dead_scan.pk]]]
     assert ModelFile.objects.get(pk=dead_scan.pk).scan_result == "Pending"
     assert ModelFile.objects.get(pk=fresh_scan.pk).scan_result == "Running"
+
+
+def test_a_running_hash_is_taken_back_only_by_a_redelivery_of_its_own_message():
+    model_file = _pending_file(b"abc")
+    ModelFile.objects.filter(pk=model_file.pk).update(
+        hash_status=JobStatus.RUNNING, job_task_id="first"
+    )
+    services.model_file_hash(file_id=model_file.pk, task_id="second")
+    assert ModelFile.objects.get(pk=model_file.pk).hash_status == JobStatus.RUNNING
+    services.model_file_hash(file_id=model_file.pk, task_id="first")
+    model_file.refresh_from_db()
+    assert model_file.hash_status == JobStatus.DONE and model_file.sha256

@@ -281,3 +281,28 @@ def test_the_registry_rescan_walks_images_then_version_texts_in_batches(creator,
     assert by_face.decision == "hold"
     evidence = by_face.check_runs.get(kind="likeness").findings[0]["evidence"]
     assert evidence["reference_photo_id"] == photo.pk
+
+
+def test_a_redelivered_finished_check_asks_the_pipeline_again():
+    # The worker saved the check and died before the pipeline looked at the version.
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    run = version.check_runs.get(kind="license")
+    assert version.decision == ""
+    services.check_run_execute(run_id=run.pk, task_id="redelivered")
+    version.refresh_from_db()
+    assert version.decision == "publish" and version.status == Status.PUBLISHED
+    assert CheckRun.objects.get(pk=run.pk).attempts == 0  # the check itself did not run again
+
+
+def test_the_sweeper_decides_versions_whose_decision_was_lost(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    version = _version_with_runs(nsfw_level=NsfwLevel.PG)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    assert pipeline.decide_forgotten_versions() == 1
+    assert ModelVersion.objects.get(pk=version.pk).status == Status.PUBLISHED
+    assert pipeline.decide_forgotten_versions() == 0
