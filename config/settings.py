@@ -153,7 +153,7 @@ HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")
 # is a match (dlib's own figure: 0.6 tells people apart 99.38% of the time on LFW).
 HUB_LIKENESS_THRESHOLD = env_float("HUB_LIKENESS_THRESHOLD", 0.6)
 # Deliveries of one check that may start before it is given up as a poison input.
-HUB_CHECK_MAX_ATTEMPTS = env_int("HUB_CHECK_MAX_ATTEMPTS", 3)
+HUB_JOB_MAX_ATTEMPTS = env_int("HUB_JOB_MAX_ATTEMPTS", 3)
 # Work still waiting for a worker after this long is sent again by the sweeper.
 HUB_SWEEP_PENDING_AFTER = env_int("HUB_SWEEP_PENDING_AFTER", 900)
 HUB_SWEEP_INTERVAL = env_int("HUB_SWEEP_INTERVAL", 300)

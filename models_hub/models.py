@@ -284,10 +284,12 @@ class ModelFile(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     named_parents = models.JSONField(default=list, blank=True)
 
-    # When a hash or scan job last changed state (the sweeper finds lost jobs by it), and
-    # the Celery task id of the delivery working on it (see services.claim_row).
+    # When a hash or scan job last changed state (the sweeper finds lost jobs by it), the
+    # Celery task id of the delivery working on it, and how many deliveries started it
+    # (see models_hub.jobs).
     job_updated_at = models.DateTimeField(default=timezone.now)
     job_task_id = models.CharField(max_length=64, blank=True)
+    job_attempts = models.PositiveSmallIntegerField(default=0)
 
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -391,6 +393,7 @@ class GalleryImage(models.Model):
     process_error = models.TextField(blank=True)
     job_updated_at = models.DateTimeField(default=timezone.now)
     job_task_id = models.CharField(max_length=64, blank=True)
+    job_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = GalleryImageQuerySet.as_manager()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
@@ -22,6 +22,7 @@ from models_hub.formats.hashing import hash_stream
 from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
 from models_hub.formats.pickles import SCANNER_VERSION, scan_model_stream
 from models_hub.formats.pickles import describe as describe_scan
+from models_hub.jobs import TRANSIENT_ERRORS, JobRow, describe_error
 from models_hub.models import (
     BaseModel,
     GalleryImage,
@@ -31,6 +32,7 @@ from models_hub.models import (
     ModelVersion,
     Tag,
     VersionParent,
+    gallery_thumbnail_key,
     new_gallery_image_key,
     new_model_file_key,
 )
@@ -362,84 +364,66 @@ def _undo_storage(stored: list[str], sources: list) -> None:
 # --- Background processing (called by tasks; each step is safe to run twice) --------------
 
 
-CLAIMABLE = [JobStatus.PENDING, JobStatus.ERROR]
+HASH_JOB = JobRow(
+    ModelFile, "hash_status", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
+    message="hash_error", claimable=(JobStatus.PENDING, JobStatus.ERROR),
+)  # fmt: skip
+SCAN_JOB = JobRow(
+    ModelFile, "scan_result", ScanResult.PENDING, ScanResult.RUNNING, ScanResult.ERROR,
+    message="scan_message", claimable=(ScanResult.PENDING,),
+)  # fmt: skip
+THUMBNAIL_JOB = JobRow(
+    GalleryImage, "process_status", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
+    message="process_error", claimable=(JobStatus.PENDING, JobStatus.ERROR),
+)  # fmt: skip
 
 
-def claim_row(
-    queryset,
-    pk: int,
-    *,
-    status_field: str,
-    claimable: list[str],
-    running: str,
-    task_id: str,
-    task_field: str,
-    changed_field: str,
-    **also,
-) -> bool:
-    """Move a row to RUNNING for this delivery; False when another delivery has it or the
-    job is finished.
-
-    A RUNNING row is taken back only by the same task id: that is a redelivery of the
-    message whose worker died mid-job (acks_late + reject_on_worker_lost). A second message
-    for the same row carries another id and is refused.
-    """
-    mine = Q(**{f"{status_field}__in": claimable})
-    if task_id:
-        mine |= Q(**{status_field: running, task_field: task_id})
-    updates = {status_field: running, task_field: task_id, changed_field: timezone.now()}
-    return bool(queryset.filter(mine, pk=pk).update(**updates, **also))
+def _start(job: JobRow, pk: int, task_id: str) -> bool:
+    if job.claim(pk, task_id):
+        return True
+    # Finished already, given up just now, or another delivery has it. The worker that
+    # finished it may have died before the pipeline looked at the version: asking is harmless.
+    _decide_version_of(job, pk)
+    return False
 
 
-def _claim(model_class: type, pk: int, status_field: str, task_id: str, **options) -> bool:
-    claimed = claim_row(
-        model_class.objects,
-        pk,
-        status_field=status_field,
-        claimable=options.get("claimable", CLAIMABLE),
-        running=options.get("running", JobStatus.RUNNING),
-        task_id=task_id,
-        task_field="job_task_id",
-        changed_field="job_updated_at",
-    )
-    if not claimed:
-        # Finished already, or another delivery has it. The worker that finished it may have
-        # died before the pipeline looked at the version: asking again is harmless.
-        version_id = model_class.objects.filter(pk=pk).values_list("version_id", flat=True)
-        for row_version_id in version_id:
-            version_decide(row_version_id)
-    return claimed
+def _decide_version_of(job: JobRow, pk: int) -> None:
+    for version_id in job.model.objects.filter(pk=pk).values_list("version_id", flat=True):
+        version_decide(version_id)
 
 
-def _job_error(action: str, exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return f"Could not {action}: {exc}"
-    return f"Failed unexpectedly: {exc!r}"
+def _fail(job: JobRow, pk: int, message: str) -> None:
+    log.warning("%s %s failed: %s", job.model.__name__, pk, message)
+    job.fail(pk, message)
+    _decide_version_of(job, pk)
 
 
-def _fail(row, status_field: str, error_field: str, message: str) -> None:
-    setattr(row, status_field, JobStatus.ERROR)
-    setattr(row, error_field, message[:2000])
-    row.save(update_fields=[status_field, error_field])
+def job_give_up(job: JobRow, pk: int, reason: str) -> None:
+    """Retries are used up for a transient error: end the job with the reason (the pipeline
+    then holds the version for staff) instead of leaving it RUNNING."""
+    _fail(job, pk, reason)
 
 
 def model_file_hash(*, file_id: int, task_id: str = "") -> None:
     """Hash a stored model file in one pass, then publish its version if it was waiting."""
-    if not _claim(ModelFile, file_id, "hash_status", task_id):
+    if not _start(HASH_JOB, file_id, task_id):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     try:
         with model_file.file.open("rb") as stream:
             hashes = hash_stream(stream, safetensors=model_file.format == "SafeTensor")
-    except Exception as exc:
-        # Never leave the row RUNNING: the claim would refuse every later delivery.
-        _fail(model_file, "hash_status", "hash_error", _job_error("read the stored file", exc))
+    except TRANSIENT_ERRORS as exc:
+        HASH_JOB.release(file_id, describe_error(exc))
         raise
+    except Exception as exc:  # noqa: BLE001 - never leave the row RUNNING
+        _fail(HASH_JOB, file_id, f"Could not hash the file: {describe_error(exc)}")
+        return
     for name in HASH_FIELDS:
         setattr(model_file, name, getattr(hashes, name))
     model_file.hash_status = JobStatus.DONE
     model_file.hash_error = ""
-    model_file.save(update_fields=[*HASH_FIELDS, "hash_status", "hash_error"])
+    model_file.job_attempts = 0  # the scan, if one follows, counts its own
+    model_file.save(update_fields=[*HASH_FIELDS, "hash_status", "hash_error", "job_attempts"])
     if model_file.scan_result == ScanResult.PENDING:
         # Scanned after hashing, so that a file already scanned under the same SHA256
         # reuses that result instead of being scanned again.
@@ -451,15 +435,7 @@ def model_file_hash(*, file_id: int, task_id: str = "") -> None:
 
 def model_file_scan(*, file_id: int, task_id: str = "") -> None:
     """Scan a pickle-bearing file (our scanner and picklescan); quarantine it on Danger."""
-    claimed = _claim(
-        ModelFile,
-        file_id,
-        "scan_result",
-        task_id,
-        claimable=[ScanResult.PENDING],
-        running=ScanResult.RUNNING,
-    )
-    if not claimed:
+    if not _start(SCAN_JOB, file_id, task_id):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     same_content = (
@@ -490,9 +466,8 @@ def model_file_scan(*, file_id: int, task_id: str = "") -> None:
         try:
             with model_file.file.open("rb") as stream:
                 result = scan_model_stream(stream, label=model_file.name)
-        except OSError:
-            model_file.scan_result = ScanResult.PENDING  # a storage hiccup: try again later
-            model_file.save(update_fields=["scan_result"])
+        except TRANSIENT_ERRORS as exc:
+            SCAN_JOB.release(file_id, describe_error(exc))
             raise
         except Exception as exc:  # noqa: BLE001 - a file that crashes the scanner is not clean
             status, found = ScanResult.ERROR, []
@@ -516,23 +491,47 @@ def model_file_scan(*, file_id: int, task_id: str = "") -> None:
 
 def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
     """Make the WebP thumbnail of a gallery image, then publish its version if it was waiting."""
-    if not _claim(GalleryImage, image_id, "process_status", task_id):
+    if not _start(THUMBNAIL_JOB, image_id, task_id):
         return
     image = GalleryImage.objects.get(pk=image_id)
     try:
         with image.image.open("rb") as stream:
-            thumbnail = make_thumbnail(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
-    except ImageRejected as exc:
-        _fail(image, "process_status", "process_error", str(exc))
-        return
-    except Exception as exc:
-        _fail(image, "process_status", "process_error", _job_error("read the image", exc))
+            original = stream.read()  # bounded: HUB_MAX_IMAGE_BYTES at upload
+    except TRANSIENT_ERRORS as exc:
+        THUMBNAIL_JOB.release(image_id, describe_error(exc))
         raise
-    image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
-    image.process_status = JobStatus.DONE
-    image.process_error = ""
-    image.save(update_fields=["thumbnail", "process_status", "process_error"])
+    try:
+        thumbnail = make_thumbnail(io.BytesIO(original), max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        _fail(THUMBNAIL_JOB, image_id, str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - the image's fault: trying again would not help
+        _fail(THUMBNAIL_JOB, image_id, f"Could not make a thumbnail: {describe_error(exc)}")
+        return
+    storage = image.thumbnail.storage
+    # The key is ours (a fresh UUID) so that a write that fails part-way, a full disk, can
+    # be deleted: the storage leaves what it had written.
+    key = gallery_thumbnail_key(image, "thumb.webp")
+    try:
+        image.thumbnail.name = storage.save(key, ContentFile(thumbnail))
+        GalleryImage.objects.filter(pk=image_id).update(
+            thumbnail=image.thumbnail.name,
+            process_status=JobStatus.DONE,
+            process_error="",
+            job_updated_at=timezone.now(),
+        )
+    except TRANSIENT_ERRORS as exc:
+        _delete_quietly(storage, key)
+        THUMBNAIL_JOB.release(image_id, describe_error(exc))
+        raise
     version_decide(image.version_id)
+
+
+def _delete_quietly(storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except Exception:  # noqa: BLE001 - the storage is failing; the orphan is logged
+        log.exception("Could not delete %s after a failed write", key)
 
 
 def version_decide(version_id: int) -> None:
@@ -596,51 +595,14 @@ def model_refresh_derived(*, model: Model) -> None:
     model.save(update_fields=["nsfw_level", "cover_image"])
 
 
-def stuck_rows(
-    queryset, *, status_field: str, running: str, pending: str, changed_field: str, **reset
-) -> list[int]:
-    """Ids of the rows in `queryset` whose job no worker is doing, made PENDING again.
-
-    RUNNING for longer than the hard time limit: the worker died and its message is gone
-    (they are reset, with `reset` applied too). PENDING for longer than the sweep interval:
-    the message was lost (a broker restarted empty, or was down when the row committed).
-    """
-    now = timezone.now()
-    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    pending_before = now - timedelta(seconds=settings.HUB_SWEEP_PENDING_AFTER)
-    abandoned = list(
-        queryset.filter(
-            **{status_field: running, f"{changed_field}__lt": running_before}
-        ).values_list("pk", flat=True)
-    )
-    queryset.filter(pk__in=abandoned, **{status_field: running}).update(
-        **{status_field: pending, changed_field: now, **reset}
-    )
-    lost = queryset.filter(**{status_field: pending, f"{changed_field}__lt": pending_before})
-    return sorted({*abandoned, *lost.values_list("pk", flat=True)})
-
-
 def stuck_jobs() -> tuple[list[int], list[int], list[int]]:
     """Hashes, scans and thumbnails that no worker is doing: (files to hash, files to scan,
     images to process)."""
-    jobs = {"changed_field": "job_updated_at", "job_task_id": ""}
     return (
-        stuck_rows(
-            ModelFile.objects,
-            status_field="hash_status", running=JobStatus.RUNNING, pending=JobStatus.PENDING,
-            **jobs,
-        ),
-        stuck_rows(
-            ModelFile.objects.filter(hash_status=JobStatus.DONE),
-            status_field="scan_result", running=ScanResult.RUNNING, pending=ScanResult.PENDING,
-            **jobs,
-        ),
-        stuck_rows(
-            GalleryImage.objects,
-            status_field="process_status", running=JobStatus.RUNNING, pending=JobStatus.PENDING,
-            **jobs,
-        ),
-    )  # fmt: skip
+        HASH_JOB.stuck(),
+        SCAN_JOB.stuck(ModelFile.objects.filter(hash_status=JobStatus.DONE)),
+        THUMBNAIL_JOB.stuck(),
+    )
 
 
 def download_record(*, model_file: ModelFile) -> None:

@@ -8,6 +8,7 @@ from celery import shared_task
 from kombu.exceptions import OperationalError
 
 from models_hub import services
+from models_hub.jobs import run_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -16,19 +17,35 @@ log = logging.getLogger(__name__)
 # take a RUNNING row back, another message may not.
 
 
-@shared_task(name="models_hub.hash_model_file", bind=True, acks_late=True)
+# A transient error (the database or storage had a moment) is retried with backoff; once the
+# retries are used up the row ends as ERROR with the reason, so the pipeline holds it.
+
+
+@shared_task(name="models_hub.hash_model_file", bind=True, acks_late=True, max_retries=5)
 def hash_model_file(self, file_id: int) -> None:
-    services.model_file_hash(file_id=file_id, task_id=self.request.id or "")
+    run_with_retries(
+        self,
+        lambda: services.model_file_hash(file_id=file_id, task_id=self.request.id or ""),
+        give_up=lambda reason: services.job_give_up(services.HASH_JOB, file_id, reason),
+    )
 
 
-@shared_task(name="models_hub.process_gallery_image", bind=True, acks_late=True)
+@shared_task(name="models_hub.process_gallery_image", bind=True, acks_late=True, max_retries=5)
 def process_gallery_image(self, image_id: int) -> None:
-    services.gallery_image_process(image_id=image_id, task_id=self.request.id or "")
+    run_with_retries(
+        self,
+        lambda: services.gallery_image_process(image_id=image_id, task_id=self.request.id or ""),
+        give_up=lambda reason: services.job_give_up(services.THUMBNAIL_JOB, image_id, reason),
+    )
 
 
-@shared_task(name="models_hub.scan_model_file", bind=True, acks_late=True)
+@shared_task(name="models_hub.scan_model_file", bind=True, acks_late=True, max_retries=5)
 def scan_model_file(self, file_id: int) -> None:
-    services.model_file_scan(file_id=file_id, task_id=self.request.id or "")
+    run_with_retries(
+        self,
+        lambda: services.model_file_scan(file_id=file_id, task_id=self.request.id or ""),
+        give_up=lambda reason: services.job_give_up(services.SCAN_JOB, file_id, reason),
+    )
 
 
 @shared_task(name="models_hub.sweep_stale_uploads")

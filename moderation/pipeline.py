@@ -93,7 +93,8 @@ def _file_findings(version: ModelVersion) -> list[Finding]:
             Finding(
                 RuleCode.SEXUAL_CONTENT,
                 Severity.HOLD,
-                f"Image {image.pk} could not be processed ({image.process_error[:200]}).",
+                f"Image {image.pk} could not be processed ({image.process_error[:200]}). "
+                "Staff will look at it.",
                 evidence={"image_id": image.pk},
             )
         )

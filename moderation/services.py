@@ -10,23 +10,19 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import OperationalError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from models_hub.choices import JobStatus
 from models_hub.formats.images import ImageRejected, open_checked_image
+from models_hub.jobs import TRANSIENT_ERRORS, JobRow, describe_error
 from models_hub.models import ModelVersion
-from models_hub.services import claim_row, stuck_rows
 from moderation.checks import faces, image_checks, license, nudity
 from moderation.checks.findings import Finding
 from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto
 
 log = logging.getLogger(__name__)
 
-# Errors worth another try: the database or storage had a moment. Anything else thrown by a
-# check is a property of the input, and trying again would fail the same way.
-TRANSIENT_ERRORS = (OperationalError, ConnectionError, TimeoutError)
 TEXT_CHECK_VERSION = 1
 
 CHECKERS: dict[str, tuple[Callable, int]] = {
@@ -45,8 +41,11 @@ IMAGE_CHECKS = (CheckRun.Kind.NSFW, CheckRun.Kind.LIKENESS)
 VERSION_CHECKS = (CheckRun.Kind.LICENSE, CheckRun.Kind.TEXT_LIKENESS)
 
 
-class TransientCheckError(Exception):
-    """Raised to the task so that Celery retries it with backoff."""
+CHECK_JOB = JobRow(
+    CheckRun, "state", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
+    message="error", claimable=(JobStatus.PENDING,),
+    attempts="attempts", task="task_id", changed="updated_at", finished="finished_at",
+)  # fmt: skip
 
 
 def checks_create_for_version(*, version: ModelVersion) -> list[int]:
@@ -68,69 +67,43 @@ def checks_create_for_version(*, version: ModelVersion) -> list[int]:
     )
 
 
-def _claim(run_id: int, task_id: str) -> CheckRun | None:
-    """Take a run for this delivery (see claim_row), or None."""
-    now = timezone.now()
-    claimed = claim_row(
-        CheckRun.objects,
-        run_id,
-        status_field="state",
-        claimable=[JobStatus.PENDING],
-        running=JobStatus.RUNNING,
-        task_id=task_id,
-        task_field="task_id",
-        changed_field="updated_at",
-        attempts=F("attempts") + 1,
-        started_at=now,
-    )
-    if not claimed:
-        # Finished already, or another delivery has it. The worker that finished it may have
-        # died before the pipeline looked at the version: asking again is harmless.
-        for version_id in CheckRun.objects.filter(pk=run_id).values_list("version_id", flat=True):
-            _decide(version_id)
-        return None
-    run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
-    if run.attempts > settings.HUB_CHECK_MAX_ATTEMPTS:
-        # A poison input (it killed the worker, or timed out, every time): stop trying.
-        _finish_with_error(run, f"Gave up after {run.attempts - 1} attempts that did not finish.")
-        return None
-    return run
-
-
-def _finish_with_error(run: CheckRun, message: str) -> None:
-    run.state = JobStatus.ERROR
-    run.error = message[:2000]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["state", "error", "finished_at", "updated_at"])
-    _decide(run.version_id)
-
-
 def _decide(version_id: int) -> None:
     from moderation import pipeline
 
     pipeline.version_decide(version_id=version_id)
 
 
+def _decide_version_of(run_id: int) -> None:
+    for version_id in CheckRun.objects.filter(pk=run_id).values_list("version_id", flat=True):
+        _decide(version_id)
+
+
+def _fail(run_id: int, message: str) -> None:
+    CHECK_JOB.fail(run_id, message)
+    _decide_version_of(run_id)
+
+
 def check_run_execute(*, run_id: int, task_id: str = "") -> None:
     """Run one check and store what it found, then let the pipeline decide."""
-    run = _claim(run_id, task_id)
-    if run is None:
+    if not CHECK_JOB.claim(run_id, task_id, started_at=timezone.now()):
+        # Finished already, given up just now, or another delivery has it. The worker that
+        # finished it may have died before the pipeline looked: asking again is harmless.
+        _decide_version_of(run_id)
         return
+    run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
     check, checker_version = CHECKERS[run.kind]
     started = time.perf_counter()
     try:
         findings, result = check(run)
-    except TRANSIENT_ERRORS as exc:
-        CheckRun.objects.filter(pk=run.pk).update(
-            state=JobStatus.PENDING, error=f"Will try again: {exc}"[:2000]
-        )
-        raise TransientCheckError(str(exc)) from exc
     except ImageRejected as exc:
-        _finish_with_error(run, f"The image could not be read: {exc}")
+        _fail(run.pk, f"The image could not be read: {exc}")
         return
+    except TRANSIENT_ERRORS as exc:
+        CHECK_JOB.release(run.pk, describe_error(exc))
+        raise
     except Exception as exc:  # noqa: BLE001 - a check that crashes on an input is not clean
         log.exception("Check %s of run %s failed", run.kind, run.pk)
-        _finish_with_error(run, f"The check failed: {exc.__class__.__name__}: {exc}")
+        _fail(run.pk, f"The check failed: {describe_error(exc)}")
         return
     run.findings = [finding.as_json() for finding in findings]
     run.result = result
@@ -147,22 +120,13 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
 
 
 def check_run_give_up(*, run_id: int, reason: str) -> None:
-    """Retries are exhausted for a transient error: record it so the pipeline can hold."""
-    run = CheckRun.objects.filter(pk=run_id).exclude(state=JobStatus.DONE).first()
-    if run is not None:
-        _finish_with_error(run, f"Could not be checked: {reason}")
+    """Retries are used up for a transient error: record it so that the pipeline holds."""
+    _fail(run_id, f"Could not be checked: {reason}")
 
 
 def stuck_check_runs() -> list[int]:
     """Checks no worker is doing, made PENDING again, for the sweeper to send once more."""
-    return stuck_rows(
-        CheckRun.objects,
-        status_field="state",
-        running=JobStatus.RUNNING,
-        pending=JobStatus.PENDING,
-        changed_field="updated_at",
-        task_id="",
-    )
+    return CHECK_JOB.stuck()
 
 
 # --- The protected-person registry ----------------------------------------------------------

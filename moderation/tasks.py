@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from kombu.exceptions import OperationalError as BrokerError
 
+from models_hub.jobs import run_with_retries
 from moderation import services
 from moderation.models import CheckRun
 
@@ -25,17 +26,13 @@ QUEUE_OF_CHECK = {
     bind=True,
     acks_late=True,
     max_retries=5,
-    retry_backoff=True,
 )
 def run_check(self, run_id: int) -> None:
-    try:
-        services.check_run_execute(run_id=run_id, task_id=self.request.id or "")
-    except services.TransientCheckError as exc:
-        if self.request.retries >= self.max_retries:
-            services.check_run_give_up(run_id=run_id, reason=str(exc))
-            return
-        # Exponential backoff: 2, 4, 8, 16, 32 seconds.
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+    run_with_retries(
+        self,
+        lambda: services.check_run_execute(run_id=run_id, task_id=self.request.id or ""),
+        give_up=lambda reason: services.check_run_give_up(run_id=run_id, reason=reason),
+    )
 
 
 @shared_task(name="moderation.rescan_for_person", acks_late=True)

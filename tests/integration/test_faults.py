@@ -4,7 +4,9 @@ Redis of the test's own (so that shutting it down touches nothing else on the ma
 - a worker child SIGKILLed mid-check: every check still completes, once;
 - `redis-cli shutdown nosave` with checks queued: the sweeper sends them all again;
 - Redis down while an upload is made: the upload succeeds, the checks run once it is back;
-- the same task delivered twice: its side effects happen once.
+- the same task delivered twice: its side effects happen once;
+- PostgreSQL dropping the worker's connections mid-check (what a restart does to its
+  clients): the checks are retried and finish, with no half-written rows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from config.celery import app as celery_app
 from models_hub.choices import JobStatus, Status
@@ -204,6 +207,41 @@ def test_a_worker_child_killed_mid_check_still_completes_every_check_once(worker
     # Checks really were cut off, and only those ran a second time.
     _wait_for(lambda: "WorkerLostError" in worker.log_path.read_text(), 10, worker.log_path)
     assert 1 <= runs.filter(attempts=2).count() <= len(killed)
+
+
+def _drop_other_connections() -> int:
+    """Terminate every other backend on the test database: what PostgreSQL does to each client
+    when it restarts (a fast shutdown terminates them with the same message)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_database_restart_mid_check_is_retried_and_leaves_no_half_written_rows(
+    worker, client, owner
+):
+    version = _upload(client, owner, images=12)
+    worker.start()
+    deadline = time.monotonic() + 60
+    dropped = 0
+    while time.monotonic() < deadline and dropped == 0:
+        running = CheckRun.objects.filter(version=version, state=JobStatus.RUNNING)
+        if running.filter(kind__in=["nsfw", "likeness"]).exists():
+            dropped = _drop_other_connections()
+        time.sleep(0.02)
+    assert dropped, "no check was ever seen running with a database connection"
+    _wait_for(_all_checks_done(version), 120, worker.log_path)
+    _wait_for(_published(version), 30, worker.log_path)
+    # The worker met the dead connection and retried (the same task id took its row back).
+    log = worker.log_path.read_text()
+    assert "retry: Retry in" in log and "OperationalError" in log, log[-3000:]
+    runs = CheckRun.objects.filter(version=version)
+    assert runs.count() == 2 + 2 * 12
+    assert all(run.finished_at and run.result is not None and not run.error for run in runs)
+    assert max(runs.values_list("attempts", flat=True)) <= 2
 
 
 def test_the_sweeper_recovers_checks_lost_when_redis_restarts_empty(

@@ -260,10 +260,11 @@ def test_an_unexpected_failure_never_leaves_a_job_running(monkeypatch):
         raise ValueError("unexpected")
 
     monkeypatch.setattr(services, "hash_stream", boom)
-    with pytest.raises(ValueError):
-        tasks.hash_model_file(model_file.pk)
+    tasks.hash_model_file(model_file.pk)
     model_file.refresh_from_db()
     assert model_file.hash_status == JobStatus.ERROR and "unexpected" in model_file.hash_error
+    version.refresh_from_db()
+    assert version.decision == "hold" and "could not be checked" in version.hold_reason
 
 
 def test_old_slugs_redirect_to_the_current_address(client):

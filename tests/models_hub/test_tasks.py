@@ -31,14 +31,37 @@ def test_hash_task_fills_every_hash_and_publishes_the_waiting_version():
     assert model_file.version.status == Status.PUBLISHED
 
 
-def test_hash_task_on_a_missing_file_records_the_error_and_raises():
-    model_file = _pending_file(None)
-    with pytest.raises(OSError):
-        tasks.hash_model_file(model_file.pk)
+@pytest.fixture
+def retries_run_inline(monkeypatch):
+    """apply() then runs a task as a worker would, its retries included (without the waits)."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
+
+
+def test_a_file_the_storage_cannot_read_is_retried_then_ends_as_error_with_the_reason(
+    retries_run_inline,
+):
+    model_file = _pending_file(None)  # the row says stored; the storage has nothing
+    tasks.hash_model_file.apply((model_file.pk,))
     model_file.refresh_from_db()
     assert model_file.hash_status == JobStatus.ERROR
-    assert "Could not read the stored file" in model_file.hash_error
+    assert "Gave up after 6 tries; the last: FileNotFoundError" in model_file.hash_error
+    # Storage failures are not the file's fault: they do not count towards the attempt limit.
+    assert model_file.job_attempts == 0
+    model_file.version.refresh_from_db()
     assert model_file.version.status == Status.IN_REVIEW
+    assert model_file.version.decision == "hold"
+    assert "could not be checked" in model_file.version.hold_reason
+
+
+def test_a_direct_call_of_the_task_raises_the_transient_error_and_leaves_the_row_to_the_retry():
+    model_file = _pending_file(None)
+    with pytest.raises(FileNotFoundError):
+        tasks.hash_model_file(model_file.pk)
+    model_file.refresh_from_db()
+    assert model_file.hash_status == JobStatus.RUNNING
+    assert model_file.hash_error.startswith("Will try again: FileNotFoundError")
 
 
 def test_task_for_a_row_that_is_gone_returns_quietly():

@@ -207,7 +207,7 @@ def test_a_reference_photo_must_show_exactly_one_face():
 
 
 def test_a_check_that_keeps_dying_ends_as_error_after_the_attempt_limit(settings):
-    settings.HUB_CHECK_MAX_ATTEMPTS = 2
+    settings.HUB_JOB_MAX_ATTEMPTS = 2
     version = _version_with_runs(nsfw_level=NsfwLevel.PG)
     run = version.check_runs.get(kind="license")
     # Two deliveries started and their worker died each time (the row stayed RUNNING).
