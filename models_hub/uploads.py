@@ -8,6 +8,7 @@ moved (not copied) into local storage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import os
@@ -56,6 +57,10 @@ class UploadBusy(Exception):
 
 class ChunkIncomplete(Exception):
     """The connection ended before the whole chunk arrived; nothing of it counts."""
+
+
+class NoRoomForChunk(Exception):
+    """The server could not write the chunk (its disk is full); nothing of it was kept."""
 
 
 MAX_OPEN_UPLOADS = 20
@@ -135,7 +140,9 @@ def upload_write_chunk(
     if offset + length > upload.size:
         raise ValidationError(f"The chunk would go past the declared size ({upload.size:,}).")
     try:
-        part = open(upload.temp_path, "r+b")  # noqa: SIM115 - closed by the with below
+        # Unbuffered: a write that fails (a full disk) leaves nothing in a buffer that closing
+        # the file would try, and fail, to write again.
+        part = open(upload.temp_path, "r+b", buffering=0)  # noqa: SIM115 - closed by the with
     except FileNotFoundError:
         raise UploadBusy("This upload was cancelled or removed.") from None
     with part:
@@ -152,23 +159,15 @@ def upload_write_chunk(
             raise OffsetMismatch(upload.received)
         part.seek(offset)
         hasher = _running_hasher(upload.pk, offset)
-        written = 0
-        while written < length:
-            piece = body.read(min(COPY_BUFFER, length - written))
-            if not piece:
-                break
-            part.write(piece)
-            if hasher is not None:
-                hasher.update(piece)
-            written += len(piece)
-        # Drop whatever an earlier, broken request left past this point.
-        part.truncate()
-        if written != length:
-            part.truncate(offset)
-            _RUNNING_HASHES.pop(str(upload.pk), None)  # it has seen bytes that do not count
-            raise ChunkIncomplete
-        part.flush()
-        os.fsync(part.fileno())
+        try:
+            _copy_chunk(body, part, length, hasher)
+        except BaseException:
+            # Nothing of this chunk counts: the file ends at the offset again, and the running
+            # hash, which has seen some of its bytes, is dropped (completing reads the file).
+            _RUNNING_HASHES.pop(str(upload.pk), None)
+            with contextlib.suppress(OSError):
+                part.truncate(offset)
+            raise
         ResumableUpload.objects.filter(pk=upload.pk, received=offset).update(
             received=offset + length
         )
@@ -176,6 +175,32 @@ def upload_write_chunk(
             _RUNNING_HASHES[str(upload.pk)] = (hasher, offset + length)
     upload.refresh_from_db()
     return upload
+
+
+def _copy_chunk(body: BinaryIO, part, length: int, hasher: StreamHasher | None) -> None:
+    written = 0
+    while written < length:
+        try:
+            piece = body.read(min(COPY_BUFFER, length - written))
+        except OSError:  # the client's connection broke (UnreadablePostError)
+            raise ChunkIncomplete from None
+        if not piece:
+            raise ChunkIncomplete
+        try:
+            remaining = memoryview(piece)
+            while remaining:  # an unbuffered write may take only part of the piece
+                remaining = remaining[part.write(remaining) :]
+        except OSError as exc:  # a full disk or quota
+            raise NoRoomForChunk(str(exc)) from exc
+        if hasher is not None:
+            hasher.update(piece)
+        written += len(piece)
+    try:
+        # Drop whatever an earlier, broken request left past this point.
+        part.truncate()
+        os.fsync(part.fileno())
+    except OSError as exc:
+        raise NoRoomForChunk(str(exc)) from exc
 
 
 # Hashes computed while the chunks arrive, so completing needs no second read of the file.

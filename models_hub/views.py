@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
 import posixpath
+from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -110,8 +112,38 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+NO_ROOM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _no_room_is_a_503(view):
+    """A disk that fills while an upload arrives (Django's temporary files, or the storage):
+    a page that says so and asks to try later, not a 500. Nothing is kept: the temporary
+    files are deleted, and the upload service removes what it had stored."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in NO_ROOM_ERRNOS:
+                raise
+            log.error("No room for an upload by %s: %s", request.user.pk, exc)
+            # The file being written when the disk filled is still open in its handler;
+            # closing a temporary upload deletes it now rather than whenever it is collected.
+            for handler in request.upload_handlers:
+                partial = getattr(handler, "file", None)
+                if partial is not None:
+                    partial.close()
+            response = render(request, "models_hub/upload_no_room.html", status=503)
+            response["Retry-After"] = "600"
+            return response
+
+    return wrapper
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+@_no_room_is_a_503
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     return _handle_upload(request, form, template="models_hub/upload.html")
@@ -119,6 +151,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_no_room_is_a_503
 def version_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a version to one of your own models (404 for anyone else's)."""
     model = get_object_or_404(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 
 import pytest
 from django.conf import settings
@@ -43,6 +45,21 @@ def client_for(client):
         return c
 
     return make
+
+
+@pytest.fixture
+def disk_that_fills_at():
+    """Writes past `limit` bytes into any file fail with EFBIG, as on a full disk: the kernel's
+    file size limit, with SIGXFSZ ignored so that the write fails instead of killing us."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def fill_at(limit: int) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+
+    yield fill_at
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, previous)
 
 
 HAVE_POSTGRES = connection.vendor == "postgresql"

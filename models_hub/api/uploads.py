@@ -11,6 +11,7 @@ API clients). Thin: parse, call one service in models_hub.uploads, answer.
 from __future__ import annotations
 
 import json
+import logging
 from functools import wraps
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from models_hub.params import parse_count
 from models_hub.uploads import (
     ChunkBusy,
     ChunkIncomplete,
+    NoRoomForChunk,
     OffsetMismatch,
     UploadBusy,
     upload_cancel,
@@ -34,6 +36,8 @@ from models_hub.uploads import (
 )
 
 CREATE_BODY_CAP = 16 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def _api_login_required(view):
@@ -160,6 +164,16 @@ def _put_chunk(request: HttpRequest, upload: ResumableUpload) -> HttpResponse:
             {"error": "The chunk did not arrive whole; send it again.", "offset": upload.received},
             status=400,
         )
+    except NoRoomForChunk as exc:
+        log.error("No room for a chunk of upload %s: %s", upload.pk, exc)
+        response = JsonResponse(
+            {"error": "The server has no room for this chunk right now; nothing of it was kept. "
+                      "Send it again later.", "offset": upload.received},
+            status=503,
+        )  # fmt: skip
+        response["Retry-After"] = "60"
+        response["Upload-Offset"] = str(upload.received)
+        return response
     except ValidationError as exc:
         return _errors(exc)
     response = JsonResponse(_describe(upload))

@@ -522,6 +522,12 @@ def in_process(version, size_bytes: int, cold: bool) -> dict[str, list[float]]:
         with image.image.open("rb") as stream:
             make_thumbnail(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
 
+    # One untimed call of each check first, as the workers had made during the warm-up
+    # upload (the first detection after loading, and the first reverse() of a URL, are slower).
+    license.run(version)
+    image_checks.run_text_likeness(version)
+    image_checks.run_nsfw(images[0])
+    image_checks.run_likeness(images[0])
     for image in images:
         timed("thumbnail", lambda image=image: thumbnail(image))
     timed("check license", lambda: license.run(version))

@@ -6,7 +6,6 @@ partial file behind."""
 from __future__ import annotations
 
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -105,21 +104,6 @@ def test_hashing_resets_the_attempts_so_that_the_scan_counts_its_own():
 def _thumbnail_files(settings) -> list:
     thumbs = settings.MEDIA_ROOT / "thumbs"
     return sorted(p for p in thumbs.rglob("*") if p.is_file()) if thumbs.exists() else []
-
-
-@pytest.fixture
-def disk_that_fills_at(settings):
-    """Writes past `limit` bytes into any file fail with EFBIG, as on a full disk: the kernel's
-    file size limit, with SIGXFSZ ignored so that the write fails instead of killing us."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-    def fill_at(limit: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-
-    yield fill_at
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-    signal.signal(signal.SIGXFSZ, previous)
 
 
 def test_a_full_disk_while_writing_a_thumbnail_is_retried_then_error_and_leaves_no_file(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import resource
 
 import pytest
 
@@ -68,6 +69,58 @@ def test_a_dropped_connection_resumes_from_the_stored_offset(api):
     send_all_from = 1500
     for offset in range(send_all_from, len(WEIGHTS), 700):
         assert put(api, upload["id"], offset, WEIGHTS[offset : offset + 700]).status_code == 200
+    done = api.post(f"/api/uploads/{upload['id']}/complete").json()
+    assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
+
+
+def test_a_full_disk_mid_chunk_keeps_nothing_of_it_and_the_upload_resumes(api, disk_that_fills_at):
+    upload = create(api)
+    assert put(api, upload["id"], 0, WEIGHTS[:1500]).status_code == 200
+    disk_that_fills_at(2000)  # the next chunk runs out of room after 500 of its 900 bytes
+    try:
+        response = put(api, upload["id"], 1500, WEIGHTS[1500:2400])
+    finally:
+        disk_that_fills_at(resource.RLIM_INFINITY)
+    assert response.status_code == 503 and response["Retry-After"] == "60"
+    assert "no room" in response.json()["error"] and response.json()["offset"] == 1500
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    assert row.received == 1500 and row.temp_path.stat().st_size == 1500
+    # With room again the client sends the same chunk and the rest; the hashes are right
+    # although the running hash had seen the bytes of the failed chunk.
+    for offset in range(1500, len(WEIGHTS), 900):
+        assert put(api, upload["id"], offset, WEIGHTS[offset : offset + 900]).status_code == 200
+    done = api.post(f"/api/uploads/{upload['id']}/complete").json()
+    assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
+
+
+class _ConnectionBreaksAfter(io.BytesIO):
+    """A request body whose connection breaks after `limit` bytes, as Django reports it."""
+
+    def __init__(self, data: bytes, limit: int):
+        super().__init__(data)
+        self.limit = limit
+
+    def read(self, size: int = -1) -> bytes:
+        if self.tell() >= self.limit:
+            from django.http.request import UnreadablePostError
+
+            raise UnreadablePostError("connection reset by peer")
+        return super().read(min(size, self.limit - self.tell()))
+
+
+def test_a_connection_that_breaks_mid_chunk_does_not_spoil_the_hashes(api, monkeypatch):
+    monkeypatch.setattr("models_hub.uploads.COPY_BUFFER", 100)
+    upload = create(api)
+    assert put(api, upload["id"], 0, WEIGHTS[:1500]).status_code == 200
+    row = ResumableUpload.objects.get(pk=upload["id"])
+    with pytest.raises(ChunkIncomplete):
+        upload_write_chunk(
+            upload=row, offset=1500, length=900,
+            body=_ConnectionBreaksAfter(WEIGHTS[1500:2400], limit=300),
+        )  # fmt: skip
+    assert row.temp_path.stat().st_size == 1500
+    for offset in range(1500, len(WEIGHTS), 900):
+        assert put(api, upload["id"], offset, WEIGHTS[offset : offset + 900]).status_code == 200
     done = api.post(f"/api/uploads/{upload['id']}/complete").json()
     assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
 

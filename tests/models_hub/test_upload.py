@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import resource
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -284,3 +285,21 @@ def test_bad_version_upload_leaves_nothing(creator_client, owner, settings):
     assert "model_files" in response.context["form"].errors
     assert model.versions.count() == 1
     assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_a_full_temporary_disk_while_the_form_arrives_is_a_503_that_keeps_nothing(
+    creator_client, settings, tmp_path, disk_that_fills_at
+):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
+    os.mkdir(settings.FILE_UPLOAD_TEMP_DIR)
+    big = os.urandom(3 * 1024 * 1024)  # past FILE_UPLOAD_MAX_MEMORY_SIZE: goes to a temp file
+    data = form_data(model_files=[SimpleUploadedFile("velvet.safetensors", big)])
+    disk_that_fills_at(1024 * 1024)
+    try:
+        response = creator_client.post("/upload/", data)
+    finally:
+        disk_that_fills_at(resource.RLIM_INFINITY)
+    assert response.status_code == 503 and response["Retry-After"] == "600"
+    assert b"ran out of disk space" in response.content
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    assert not Model.objects.exists() and stored_files(settings.MEDIA_ROOT) == []
