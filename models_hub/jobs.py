@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.db.models import F, Q
@@ -40,6 +41,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        # The limit travels in the message (set from the sender's settings), so no number.
+        return "it ran past its time limit"
     return f"{exc.__class__.__name__}: {exc}"[:500]
 
 

@@ -352,7 +352,7 @@ def cpu_snapshot() -> tuple[float, dict[int, tuple[str, int, float]]]:
             with open(f"/proc/{entry.name}/stat") as stat:
                 raw = stat.read()
             name = raw[raw.index("(") + 1 : raw.rindex(")")]
-            if name.startswith("postgres"):
+            if name.startswith(("postgres", "python", "pytest", "celery")):
                 with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
                     name = cmdline.read().replace(b"\0", b" ").decode(errors="replace")[:80]
         except (OSError, ValueError):
@@ -385,8 +385,10 @@ def cpu_report(before, after, seconds: float, workers) -> None:
             label = "ours: PostgreSQL backends of the bench database"
         elif name.startswith("redis"):
             label = "redis-server"
+        elif name.startswith("postgres") or "/postgres " in name:
+            label = "other: PostgreSQL (its own processes, other databases)"
         else:
-            label = f"other: {name.split()[0] if name.startswith('postgres') else name}"
+            label = f"other: {name}"
         groups[label] = groups.get(label, 0) + used
     busy = after[0] - before[0]
     shown = sorted(groups.items(), key=lambda kv: -kv[1])[:6]

@@ -6,7 +6,8 @@ Redis of the test's own (so that shutting it down touches nothing else on the ma
 - Redis down while an upload is made: the upload succeeds, the checks run once it is back;
 - the same task delivered twice: its side effects happen once;
 - PostgreSQL dropping the worker's connections mid-check (what a restart does to its
-  clients): the checks are retried and finish, with no half-written rows.
+  clients): the checks are retried and finish, with no half-written rows;
+- a job that runs past the time limit ends as ERROR with the reason.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from config.celery import app as celery_app
+from models_hub import tasks as hub_tasks
 from models_hub.choices import JobStatus, Status
 from models_hub.demo import make_image
-from models_hub.models import ModelVersion
+from models_hub.models import ModelFile, ModelVersion
 from moderation import tasks as check_tasks
 from moderation.models import CheckRun
 from tests.conftest import needs_postgres, needs_redis
-from tests.factories import form_data
+from tests.factories import FileFactory, VersionFactory, form_data
 from tests.integration.test_worker import PROJECT_ROOT, _database_url, _wait_for
 
 pytestmark = [
@@ -242,6 +244,34 @@ def test_a_database_restart_mid_check_is_retried_and_leaves_no_half_written_rows
     assert runs.count() == 2 + 2 * 12
     assert all(run.finished_at and run.result is not None and not run.error for run in runs)
     assert max(runs.values_list("attempts", flat=True)) <= 2
+
+
+def test_a_hash_that_runs_past_the_time_limit_ends_as_error_with_the_reason(
+    redis, tmp_path, settings
+):
+    worker = Worker(tmp_path, settings, redis.url)
+    version = VersionFactory(status=Status.IN_REVIEW, publish_requested=True)
+    model_file = FileFactory(version=version, hash_status=JobStatus.PENDING, sha256="",
+                             file="models/00/huge.safetensors")  # fmt: skip
+    huge = Path(settings.MEDIA_ROOT) / model_file.file.name
+    huge.parent.mkdir(parents=True)
+    with open(huge, "wb") as sparse:
+        sparse.truncate(16 * 1024**3)  # takes no disk, and far more than a second to hash
+    try:
+        worker.start()
+        # Time limits travel in the message: the sender's CELERY_TASK_SOFT_TIME_LIMIT.
+        hub_tasks.hash_model_file.apply_async((model_file.pk,), soft_time_limit=1)
+
+        def given_up() -> bool:
+            return ModelFile.objects.get(pk=model_file.pk).hash_status == JobStatus.ERROR
+
+        _wait_for(given_up, 60, worker.log_path)
+    finally:
+        worker.stop()
+    model_file.refresh_from_db()
+    assert model_file.hash_error == ("Could not hash the file: it ran past its time limit")
+    version.refresh_from_db()
+    assert version.decision == "hold" and "time limit" in version.hold_reason
 
 
 def test_the_sweeper_recovers_checks_lost_when_redis_restarts_empty(
