@@ -27,7 +27,8 @@ What it does:
   the one that enqueues the hashing and thumbnails, starts) and stops at the version's
   `decided_at`, written by the worker that finished last;
 - per job: queue wait (start - commit), run time (the worker log's "succeeded in"), CPU;
-  per kind: sum and wall; the pipeline's calls;
+  per kind: sum and wall; the pipeline's calls; and the CPU that every other process on the
+  machine used meanwhile (figures taken while something else was busy are not comparable);
 - then, with the workers stopped, the same parts in this process one after the other: the
   six hashes of the stored file (hash_stream, as model_file_hash calls it) and hashlib.sha256
   alone, the six thumbnails, each check's own function (run_nsfw, run_likeness, the license
@@ -335,7 +336,10 @@ def jobs_of(version, workers: list[Worker], expected: int, timeout: float = 60) 
             break
         time.sleep(0.2)
     version_decides = [d for d in decides if d["version"] == version.pk]
-    return sorted(mine.values(), key=lambda t: t.get("start", 0)), version_decides, loads
+    complete = [t for t in mine.values() if {"start", "end", "run"} <= t.keys()]
+    if len(complete) < expected:
+        print(f"warning: only {len(complete)} of {expected} jobs were seen start and end")
+    return sorted(complete, key=lambda t: t["start"]), version_decides, loads
 
 
 def cpu_snapshot() -> tuple[float, dict[int, tuple[str, int, float]]]:
