@@ -26,6 +26,17 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = env_str("SITE_NAME", "ModelHub")
+# Where links in e-mails point (no request to take the host from when a worker sends them).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# E-mail: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ModelHub <noreply@localhost>")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -152,6 +163,8 @@ HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")
 # Checks on uploads (moderation/). A face this close to a protected person's reference photo
 # is a match (dlib's own figure: 0.6 tells people apart 99.38% of the time on LFW).
 HUB_LIKENESS_THRESHOLD = env_float("HUB_LIKENESS_THRESHOLD", 0.6)
+# A moderator's claim on a queue item lapses after this long without an action.
+HUB_QUEUE_CLAIM_MINUTES = env_int("HUB_QUEUE_CLAIM_MINUTES", 30)
 # Deliveries of one check that may start before it is given up as a poison input.
 HUB_JOB_MAX_ATTEMPTS = env_int("HUB_JOB_MAX_ATTEMPTS", 3)
 # Work still waiting for a worker after this long is sent again by the sweeper.

@@ -7,6 +7,7 @@ from models_hub import views as hub_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("community.urls")),
+    path("", include("moderation.urls")),
     path("", include("models_hub.urls")),
 ]
 

@@ -198,6 +198,9 @@ class ModelVersion(models.Model):
     # The checks pipeline's last decision (moderation/pipeline.py) and when it was made.
     decision = models.CharField(max_length=8, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Findings ("rule|message") a moderator has decided on: the pipeline does not hold the
+    # version for them again when it re-runs (moderation/queue.py).
+    staff_reviewed = models.JSONField(default=list, blank=True)
     # The creator asked for publication: it happens once background processing is done.
     publish_requested = models.BooleanField(default=False)
     # Why an automatic publication did not happen, in words shown to the creator.

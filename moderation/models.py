@@ -21,6 +21,12 @@ class Rule(models.Model):
     title_ja = models.CharField(max_length=120, blank=True)
     explanation = models.TextField(blank=True)
     explanation_ja = models.TextField(blank=True)
+    # One example per line: the guidelines page shows them as a list.
+    examples = models.TextField(blank=True)
+    examples_ja = models.TextField(blank=True)
+    # What happens on a breach, in the terms of what the checks and moderators really do.
+    consequence = models.TextField(blank=True)
+    consequence_ja = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -169,9 +175,12 @@ class QueueItem(models.Model):
     )
     reason = models.TextField()
     findings = models.JSONField(default=list, blank=True)
+    # A moderator's claim, so that two never act on one item; it lapses after
+    # HUB_QUEUE_CLAIM_MINUTES (a moderator who walked away does not hold it for ever).
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -190,3 +199,68 @@ class QueueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()}: {self.reason[:60]}"
+
+
+class AppendOnly(Exception):
+    """The moderation log is never changed or shortened, by the ORM or the admin."""
+
+
+class ModerationActionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("Moderation actions cannot be changed.")
+
+    def delete(self):
+        raise AppendOnly("Moderation actions cannot be deleted.")
+
+
+class ModerationAction(models.Model):
+    """One decision by a moderator: what was done, to what, under which rule, and the reason
+    its owner is shown. Append-only: written by moderation/queue.py, never updated."""
+
+    class Kind(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        APPROVE_AS = "approve_as", "Approve with a rating"
+        REQUEST_CHANGES = "request_changes", "Request changes"
+        UNPUBLISH = "unpublish", "Unpublish"
+        BLOCK = "block", "Block"
+        DISMISS = "dismiss", "Dismiss"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="actions")
+    reason = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions"
+    )
+    item = models.ForeignKey(
+        QueueItem, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    version = models.ForeignKey(
+        "models_hub.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moderation_actions",
+    )
+    # Whose content it was: the person notified, and the only one who may appeal.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModerationActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["rule", "created_at"], name="action_rule_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.rule.code}) by {self.moderator}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnly("Moderation actions cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Moderation actions cannot be deleted.")

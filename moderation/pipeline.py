@@ -145,6 +145,16 @@ def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
                     {**finding.evidence, "level": image_level},
                 )
             findings.append(finding)
+    reviewed = set(version.staff_reviewed)
+    findings = [
+        Finding(f.rule, Severity.INFO, f.message, f.score, {**f.evidence, "reviewed": True})
+        # A quarantined file stays blocked whatever anyone decided.
+        if f.severity != Severity.INFO
+        and f.rule != RuleCode.MALWARE
+        and f"{f.rule}|{f.message}" in reviewed
+        else f
+        for f in findings
+    ]
     declared = version.declared_nsfw_level or NsfwLevel.PG
     if levels and (version_level & explicit) and not (declared & explicit):
         findings.append(
@@ -226,7 +236,8 @@ def version_decide(*, version_id: int) -> str:
                 version.status = Status.IN_REVIEW  # taken down until staff look
             version.hold_reason = f"Held for staff: {reasons}"
             _queue_item(version, outcome)
-        else:
+        elif version.status in (Status.IN_REVIEW, Status.PUBLISHED):
+            # Only the pipeline's own hold is lifted: a staff decision's reason stays.
             version.hold_reason = ""
         version.save(
             update_fields=["nsfw_level", "decision", "decided_at", "status",

@@ -84,3 +84,34 @@ def _credits(license_run: CheckRun | None) -> list[dict]:
 def version_credits(version: ModelVersion) -> list[dict]:
     """The parents a version must credit, for everyone who sees it (one query)."""
     return _credits(version.check_runs.filter(kind=CheckRun.Kind.LICENSE).first())
+
+
+@dataclass
+class Guideline:
+    """One rule as the guidelines page shows it, already in the reader's language."""
+
+    code: str
+    title: str
+    explanation: str
+    examples: list[str]
+    consequence: str
+
+
+def guidelines(language: str) -> list[Guideline]:
+    """Every rule in position order, in `language` ("en" or "ja"), in one query. A Japanese
+    text that staff have not written yet falls back to the English one."""
+    japanese = language == "ja"
+
+    def text(rule: Rule, name: str) -> str:
+        return (japanese and getattr(rule, f"{name}_ja")) or getattr(rule, name)
+
+    return [
+        Guideline(
+            code=rule.code,
+            title=text(rule, "title"),
+            explanation=text(rule, "explanation"),
+            examples=[line.strip() for line in text(rule, "examples").splitlines() if line.strip()],
+            consequence=text(rule, "consequence"),
+        )
+        for rule in Rule.objects.order_by("position", "code")
+    ]

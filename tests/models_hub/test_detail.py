@@ -109,4 +109,4 @@ def test_detail_query_count_does_not_grow_with_images(person, client_for, owner)
     with_200 = _detail_queries(c, model, 200)
     print(f"detail queries ({person}): 10 images={with_10}, 200 images={with_200}")
     assert with_10 == with_200
-    assert with_200 <= 10
+    assert with_200 <= 11  # signed in: + session, user, moderator group

@@ -1,0 +1,203 @@
+"""The moderation queue's lifecycle, as an explicit state machine:
+
+    open ──claim──▶ claimed by M ──act (by M)──▶ closed
+      ▲                  │
+      └── release, or the claim lapses (HUB_QUEUE_CLAIM_MINUTES)
+
+A claim is one conditional UPDATE, so two moderators never hold one item. An action locks the
+item (select_for_update) and needs the actor's live claim. Every action names a rule and a
+reason, is written to the append-only ModerationAction log, changes the content, and tells
+its owner what happened and why.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from community.services import notify
+from models_hub.choices import NsfwLevel, Status
+from models_hub.models import GalleryImage, ModelVersion
+from moderation.models import ModerationAction, QueueItem, Rule
+
+Kind = ModerationAction.Kind
+RATINGS = [NsfwLevel.PG, NsfwLevel.PG13, NsfwLevel.R, NsfwLevel.X, NsfwLevel.XXX]
+
+
+class Refused(Exception):
+    """The transition is not allowed; the message tells the moderator why."""
+
+
+def _claim_lapses_before(now):
+    return now - timedelta(minutes=settings.HUB_QUEUE_CLAIM_MINUTES)
+
+
+def claim_is_live(item: QueueItem, moderator, now=None) -> bool:
+    now = now or timezone.now()
+    return (
+        item.claimed_by_id == moderator.pk
+        and item.claimed_at is not None
+        and item.claimed_at >= _claim_lapses_before(now)
+    )
+
+
+def allowed_actions(item: QueueItem) -> list[str]:
+    """What a moderator may do with an item. A check's hold is resolved by a decision on
+    the content; dismissing (no change) is for reports, appeals and takedown requests."""
+    actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
+    if item.source != QueueItem.Source.CHECK:
+        actions.append(Kind.DISMISS)
+    return actions
+
+
+def item_claim(*, item_id: int, moderator) -> None:
+    item = QueueItem.objects.select_related("version__model").filter(pk=item_id).first()
+    if item is not None and item.version and item.version.model.owner_id == moderator.pk:
+        raise Refused("This is your own content: another moderator must decide it.")
+    now = timezone.now()
+    # Conditions on the row's own columns only: PostgreSQL re-checks them on the newest row
+    # after waiting for a concurrent claim's lock, so of two claims at once one matches
+    # nothing. (A filter through a join becomes "id IN (subquery)", which is not re-checked.)
+    taken = (
+        QueueItem.objects.filter(pk=item_id, state=QueueItem.State.OPEN)
+        .filter(
+            Q(claimed_by__isnull=True)
+            | Q(claimed_by=moderator)
+            | Q(claimed_at__lt=_claim_lapses_before(now))
+        )
+        .update(claimed_by=moderator, claimed_at=now)
+    )
+    if not taken:
+        raise Refused(_why_not_claimable(item_id))
+
+
+def _why_not_claimable(item_id: int) -> str:
+    item = QueueItem.objects.select_related("claimed_by").filter(pk=item_id).first()
+    if item is None or item.state != QueueItem.State.OPEN:
+        return "This item is closed already."
+    return f"{item.claimed_by} is working on this item."
+
+
+def item_release(*, item_id: int, moderator) -> None:
+    QueueItem.objects.filter(pk=item_id, state=QueueItem.State.OPEN, claimed_by=moderator).update(
+        claimed_by=None, claimed_at=None
+    )
+
+
+@transaction.atomic
+def item_act(
+    *, item_id: int, moderator, kind: str, rule: Rule, reason: str, level: int | None = None
+) -> ModerationAction:
+    """Decide an item: change the content, log the action, close the item, tell the owner."""
+    item = (
+        QueueItem.objects.select_for_update(of=("self",))
+        .select_related("version__model__owner")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None or item.state != QueueItem.State.OPEN:
+        raise Refused("This item is closed already.")
+    version = item.version
+    owner = version.model.owner if version else None
+    if owner is not None and owner.pk == moderator.pk:
+        raise Refused("This is your own content: another moderator must decide it.")
+    if not claim_is_live(item, moderator):
+        raise Refused("Claim the item first: another moderator may be working on it.")
+    if kind not in allowed_actions(item):
+        raise Refused(f"“{Kind(kind).label}” is not an action for this item.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused("Give a reason: the owner is shown it.")
+    if kind == Kind.APPROVE_AS and level not in RATINGS:
+        raise Refused("Choose the rating to approve it with.")
+    details = _apply(kind, item, version, reason, level) if version else {}
+    action = ModerationAction.objects.create(
+        kind=kind, rule=rule, reason=reason, details=details, moderator=moderator,
+        item=item, version=version, owner=owner,
+    )  # fmt: skip
+    item.state = QueueItem.State.CLOSED
+    item.closed_at = timezone.now()
+    item.save(update_fields=["state", "closed_at", "updated_at"])
+    if owner is not None:
+        _tell_owner(owner, action)
+    return action
+
+
+def _apply(kind: str, item: QueueItem, version: ModelVersion, reason: str, level) -> dict:
+    from models_hub.services import model_refresh_derived, version_publish
+
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    details = {"status_before": version.status}
+    # Whatever staff decided, the findings they decided on do not hold the version again
+    # when the pipeline re-runs (a late check, a registry rescan); new findings do.
+    version.staff_reviewed = sorted(
+        {*version.staff_reviewed, *(_finding_key(f) for f in item.findings)}
+    )
+    version.save(update_fields=["staff_reviewed"])
+    if kind in (Kind.APPROVE, Kind.APPROVE_AS):
+        if kind == Kind.APPROVE_AS:
+            version.nsfw_level = level
+            GalleryImage.objects.filter(version=version).update(nsfw_level=level)
+            details["level"] = level
+        version.decision = "publish"
+        version.hold_reason = ""
+        version.save(update_fields=["nsfw_level", "decision", "hold_reason"])
+        if version.status != Status.DRAFT or version.publish_requested:
+            try:
+                version_publish(version=version, allow_unchecked=True)
+            except ValidationError as exc:
+                raise Refused(" ".join(exc.messages)) from None
+    elif kind == Kind.REQUEST_CHANGES:
+        version.status = Status.DRAFT
+        version.publish_requested = False
+        version.hold_reason = f"Changes requested by staff: {reason}"
+        version.save(update_fields=["status", "publish_requested", "hold_reason"])
+    elif kind in (Kind.UNPUBLISH, Kind.BLOCK):
+        version.status = Status.UNPUBLISHED if kind == Kind.UNPUBLISH else Status.BLOCKED
+        version.publish_requested = False
+        verb = "Unpublished" if kind == Kind.UNPUBLISH else "Blocked"
+        version.hold_reason = f"{verb} by staff: {reason}"
+        version.decision = "block" if kind == Kind.BLOCK else version.decision
+        version.save(update_fields=["status", "publish_requested", "hold_reason", "decision"])
+    if details["status_before"] == Status.PUBLISHED or version.status == Status.PUBLISHED:
+        model_refresh_derived(model=version.model)
+    details["status_after"] = version.status
+    return details
+
+
+def _finding_key(finding: dict) -> str:
+    return f"{finding.get('rule')}|{finding.get('message')}"
+
+
+OWNER_TITLES = {
+    Kind.APPROVE: "Approved: {name}",
+    Kind.APPROVE_AS: "Approved with a rating: {name}",
+    Kind.REQUEST_CHANGES: "Changes requested: {name}",
+    Kind.UNPUBLISH: "Unpublished: {name}",
+    Kind.BLOCK: "Blocked: {name}",
+    Kind.DISMISS: "Report dismissed: {name}",
+}
+
+
+def _tell_owner(owner, action: ModerationAction) -> None:
+    version = action.version
+    name = f"{version.model.name} {version.name}" if version else "your content"
+    rule = action.rule
+    body = (
+        f"A moderator decided: {action.get_kind_display().lower()}.\n"
+        f"Rule: {rule.title} ({settings.SITE_URL}{reverse('moderation:guidelines')}"
+        f"#rule-{rule.code})\n"
+        f"Reason: {action.reason}"
+    )
+    if "level" in action.details:
+        body += f"\nRating: {NsfwLevel(action.details['level']).label}"
+    if action.kind != Kind.APPROVE:
+        body += "\n\nIf you think this is wrong, you can appeal once from the version's page."
+    url = version.model.get_absolute_url() + f"?version={version.pk}" if version else ""
+    notify(user=owner, title=OWNER_TITLES[action.kind].format(name=name), body=body, url=url)

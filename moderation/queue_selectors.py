@@ -1,0 +1,130 @@
+"""Reads for the moderators' queue pages: a fixed number of queries whatever the page length."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule
+
+
+@dataclass
+class QueueFilters:
+    source: str = ""
+    rule: str = ""
+    priority: int | None = None
+    older_than_hours: int | None = None
+    mine: bool = False
+
+    @classmethod
+    def from_query(cls, query) -> QueueFilters:
+        def number(name: str) -> int | None:
+            value = query.get(name, "")
+            return int(value) if value.isdigit() and len(value) < 7 else None
+
+        source = query.get("source", "")
+        return cls(
+            source=source if source in QueueItem.Source.values else "",
+            rule=query.get("rule", "")[:40],
+            priority=number("priority"),
+            older_than_hours=number("older_than"),
+            mine=query.get("mine") == "1",
+        )
+
+
+def open_items(filters: QueueFilters, moderator) -> QuerySet[QueueItem]:
+    """Open items, most urgent first, then oldest first."""
+    items = QueueItem.objects.filter(state=QueueItem.State.OPEN).select_related(
+        "rule", "claimed_by", "version__model__owner"
+    )
+    if filters.source:
+        items = items.filter(source=filters.source)
+    if filters.rule:
+        items = items.filter(rule__code=filters.rule)
+    if filters.priority is not None:
+        items = items.filter(priority=filters.priority)
+    if filters.older_than_hours is not None:
+        since = timezone.now() - timedelta(hours=filters.older_than_hours)
+        items = items.filter(created_at__lt=since)
+    if filters.mine:
+        items = items.filter(claimed_by=moderator)
+    return items.order_by("priority", "created_at", "id")
+
+
+@dataclass
+class QueueHealth:
+    open_by_source: dict[str, int]
+    median_hours_to_decision: float | None
+    decided_last_30_days: int
+
+
+def queue_health() -> QueueHealth:
+    counts = dict(
+        QueueItem.objects.filter(state=QueueItem.State.OPEN)
+        .values_list("source")
+        .annotate(n=Count("id"))
+        .values_list("source", "n")
+    )
+    since = timezone.now() - timedelta(days=30)
+    spans = [
+        (closed - created).total_seconds() / 3600
+        for created, closed in QueueItem.objects.filter(
+            state=QueueItem.State.CLOSED, closed_at__gte=since
+        ).values_list("created_at", "closed_at")[:5000]
+    ]
+    return QueueHealth(
+        open_by_source={label: counts.get(value, 0) for value, label in QueueItem.Source.choices},
+        median_hours_to_decision=round(statistics.median(spans), 1) if spans else None,
+        decided_last_30_days=len(spans),
+    )
+
+
+@dataclass
+class ItemPage:
+    item: QueueItem
+    images: list
+    findings: list[dict]
+    photos: dict[int, ProtectedPhoto] = field(default_factory=dict)
+    history: list[ModerationAction] = field(default_factory=list)
+    other_items: list[QueueItem] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+
+def item_page(item_id: int) -> ItemPage | None:
+    item = (
+        QueueItem.objects.select_related(
+            "rule", "claimed_by", "version__model__owner", "version__model__license",
+            "version__base_model",
+        )
+        .filter(pk=item_id)
+        .first()
+    )  # fmt: skip
+    if item is None:
+        return None
+    version = item.version
+    photo_ids = {
+        f.get("evidence", {}).get("reference_photo_id")
+        for f in item.findings
+        if f.get("evidence", {}).get("reference_photo_id")
+    }
+    page = ItemPage(
+        item=item,
+        images=list(version.images.all()) if version else [],
+        findings=item.findings,
+        photos=ProtectedPhoto.objects.in_bulk(photo_ids) if photo_ids else {},
+        rules=list(Rule.objects.all()),
+    )
+    if version:
+        page.history = list(
+            ModerationAction.objects.filter(Q(version=version))
+            .select_related("rule", "moderator")
+            .order_by("-created_at", "-id")[:50]
+        )
+        page.other_items = list(
+            QueueItem.objects.filter(version=version).exclude(pk=item.pk).select_related("rule")
+        )
+    return page

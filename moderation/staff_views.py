@@ -1,0 +1,117 @@
+"""The moderators' pages under /moderation/: the queue, an item, its actions. Anyone who is
+not a moderator gets a 404 from every one of them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from models_hub.models import GalleryImage
+from moderation import queue
+from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule
+from moderation.permissions import moderator_required
+from moderation.queue_selectors import QueueFilters, item_page, open_items, queue_health
+
+
+@require_GET
+@moderator_required
+def queue_list(request: HttpRequest) -> HttpResponse:
+    filters = QueueFilters.from_query(request.GET)
+    page = Paginator(open_items(filters, request.user), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "moderation/queue.html",
+        {
+            "page": page,
+            "filters": filters,
+            "health": queue_health(),
+            "sources": QueueItem.Source.choices,
+            "priorities": QueueItem.Priority.choices,
+            "rules": Rule.objects.all(),
+        },
+    )
+
+
+@require_GET
+@moderator_required
+def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    page = item_page(pk)
+    if page is None:
+        raise Http404("No such item.")
+    item = page.item
+    return render(
+        request,
+        "moderation/item.html",
+        {
+            "p": page,
+            "item": item,
+            "mine": queue.claim_is_live(item, request.user),
+            "own_content": bool(item.version and item.version.model.owner_id == request.user.pk),
+            "actions": [(k, ModerationAction.Kind(k).label) for k in queue.allowed_actions(item)],
+            "ratings": [(level.value, level.label) for level in queue.RATINGS],
+        },
+    )
+
+
+@require_POST
+@moderator_required
+def item_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        queue.item_claim(item_id=pk, moderator=request.user)
+    except queue.Refused as exc:
+        messages.error(request, str(exc))
+    return redirect("moderation:item", pk=pk)
+
+
+@require_POST
+@moderator_required
+def item_release(request: HttpRequest, pk: int) -> HttpResponse:
+    queue.item_release(item_id=pk, moderator=request.user)
+    return redirect("moderation:queue")
+
+
+@require_POST
+@moderator_required
+def item_act(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = Rule.objects.filter(code=request.POST.get("rule", "")).first()
+    level = request.POST.get("level", "")
+    try:
+        if rule is None:
+            raise queue.Refused("Choose the rule this decision enforces.")
+        queue.item_act(
+            item_id=pk,
+            moderator=request.user,
+            kind=request.POST.get("kind", ""),
+            rule=rule,
+            reason=request.POST.get("reason", ""),
+            level=int(level) if level.isdigit() and len(level) < 4 else None,
+        )
+    except queue.Refused as exc:
+        messages.error(request, str(exc))
+        return redirect("moderation:item", pk=pk)
+    messages.success(request, "Done. The owner has been told.")
+    return redirect("moderation:queue")
+
+
+@require_GET
+@moderator_required
+def evidence_file(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """A gallery image or a reference photo, for moderators only, whatever its visibility."""
+    if kind == "image":
+        row = GalleryImage.objects.filter(pk=pk).first()
+        stored = row.image if row else None
+    else:
+        row = ProtectedPhoto.objects.filter(pk=pk).first()
+        stored = row.image if row else None
+    if not stored:
+        raise Http404("No such file.")
+    try:
+        response = FileResponse(stored.open("rb"))
+    except OSError:
+        raise Http404("That file is not available.") from None
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

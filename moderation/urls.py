@@ -1,0 +1,15 @@
+from django.urls import path
+
+from moderation import staff_views, views
+
+app_name = "moderation"
+urlpatterns = [
+    path("guidelines/", views.guidelines, name="guidelines"),
+    # Moderators only (404 for everyone else): moderation/staff_views.py.
+    path("moderation/", staff_views.queue_list, name="queue"),
+    path("moderation/items/<int:pk>/", staff_views.item_detail, name="item"),
+    path("moderation/items/<int:pk>/claim", staff_views.item_claim, name="claim"),
+    path("moderation/items/<int:pk>/release", staff_views.item_release, name="release"),
+    path("moderation/items/<int:pk>/act", staff_views.item_act, name="act"),
+    path("moderation/evidence/<str:kind>/<int:pk>", staff_views.evidence_file, name="evidence"),
+]

@@ -1,0 +1,36 @@
+"""Public moderation pages. Thin: parse, call a selector, render."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from moderation import selectors
+
+GUIDELINE_LANGUAGES = ("en", "ja")
+
+
+def guidelines_language(request: HttpRequest) -> str:
+    """?lang= wins (the page's own language links); then the language LocaleMiddleware chose,
+    when it is installed; English otherwise."""
+    asked = request.GET.get("lang", "")
+    if asked in GUIDELINE_LANGUAGES:
+        return asked
+    negotiated = getattr(request, "LANGUAGE_CODE", "") or ""
+    return "ja" if negotiated.lower().startswith("ja") else "en"
+
+
+@require_safe
+# The rules change only when staff edit one, so shared caches may keep the page a few minutes.
+# The top bar names a signed-in visitor, but Django adds Vary: Cookie for that (the session and
+# the CSRF token are read), so one visitor's copy is never served to another.
+@cache_control(public=True, max_age=300)
+def guidelines(request: HttpRequest) -> HttpResponse:
+    language = guidelines_language(request)
+    return render(
+        request,
+        "moderation/guidelines.html",
+        {"language": language, "rules": selectors.guidelines(language)},
+    )
