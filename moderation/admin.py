@@ -2,7 +2,14 @@ from django import forms
 from django.contrib import admin, messages
 
 from moderation import services
-from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto, QueueItem, Rule
+from moderation.models import (
+    CheckRun,
+    ModerationAction,
+    ProtectedPerson,
+    ProtectedPhoto,
+    QueueItem,
+    Rule,
+)
 
 
 @admin.register(Rule)
@@ -74,3 +81,21 @@ class ProtectedPersonAdmin(admin.ModelAdmin):
 class QueueItemAdmin(admin.ModelAdmin):
     list_display = ("id", "source", "rule", "priority", "state", "version", "created_at")
     list_filter = ("source", "state", "rule")
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(admin.ModelAdmin):
+    """The log, to read: nobody changes or deletes it here either."""
+
+    list_display = ["created_at", "kind", "rule", "moderator", "version", "owner"]
+    list_filter = ["kind", "rule"]
+    list_select_related = ["rule", "moderator", "version__model", "owner"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -399,3 +399,34 @@ def test_staff_can_overturn_a_block_but_never_a_quarantined_file(alice):
     quarantined.refresh_from_db()
     assert quarantined.status == Status.BLOCKED
     assert not ModerationAction.objects.filter(version=quarantined).exists()
+
+
+def test_the_owner_reads_the_decision_on_their_notifications_page(alice, client_for):
+    version = held_version()
+    item = item_of(version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BLOCK, rule=likeness_rule(),
+                   reason="It is the person.")  # fmt: skip
+    owner = client_for(version.model.owner)
+    page = owner.get("/accounts/notifications/")
+    assert b"Blocked:" in page.content and b"It is the person." in page.content
+    assert b"appeal" in page.content
+    owner.post("/accounts/notifications/")
+    assert not Notification.objects.filter(user=version.model.owner, read_at__isnull=True).exists()
+    assert client_for(None).get("/accounts/notifications/").status_code == 302
+
+
+def test_the_log_is_read_only_in_the_admin(alice, client_for):
+    from django.contrib.auth import get_user_model
+
+    item = item_of(held_version())
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    action = queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BLOCK,
+                            rule=likeness_rule(), reason="It is the person.")  # fmt: skip
+    admin = get_user_model().objects.create_superuser("root", "root@example.invalid", "pw")
+    client = client_for(admin)
+    url = f"/admin/moderation/moderationaction/{action.pk}/"
+    assert client.get(url + "change/").status_code == 200  # view only
+    client.post(url + "change/", {"reason": "edited"})
+    client.post(url + "delete/", {"post": "yes"})
+    assert ModerationAction.objects.get(pk=action.pk).reason == "It is the person."
