@@ -6,10 +6,6 @@ partial file behind."""
 from __future__ import annotations
 
 import resource
-import subprocess
-import sys
-import time
-import urllib.request
 
 import boto3
 import pytest
@@ -22,7 +18,7 @@ from models_hub.choices import FileFormat, JobStatus, ScanResult, Status
 from models_hub.demo import make_image
 from models_hub.models import GalleryImage, ModelFile
 from tests.factories import FileFactory, ImageFactory, VersionFactory
-from tests.models_hub.test_s3_storage import _free_port
+from tests.models_hub.test_s3_storage import start_moto_server
 
 pytestmark = pytest.mark.django_db
 
@@ -136,20 +132,7 @@ def test_a_full_disk_while_writing_a_thumbnail_is_retried_then_error_and_leaves_
 @pytest.fixture
 def s3_that_goes_away(settings):
     """A moto S3 server of this test's own, so that stopping it touches no other test."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, "moto did not start"
-            time.sleep(0.2)
+    server, endpoint = start_moto_server()
     boto3.client(
         "s3", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id="test", aws_secret_access_key="test",

@@ -27,8 +27,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
+def start_moto_server() -> tuple[subprocess.Popen, str]:
+    """A moto S3 server on a free port of 127.0.0.1: (its process, its endpoint URL)."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -40,12 +40,17 @@ def moto_endpoint():
     while True:
         try:
             urllib.request.urlopen(endpoint, timeout=1)
-            break
+            return process, endpoint
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise RuntimeError("moto server did not start") from None
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    process, endpoint = start_moto_server()
     yield endpoint
     process.terminate()
     process.wait(timeout=10)
