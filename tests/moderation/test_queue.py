@@ -105,7 +105,9 @@ def test_released_items_go_back_to_the_queue(alice, bob):
 
 
 @needs_postgres
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: a transactional test starts from the migrations' data (rules, the
+# moderators group) even after another one flushed the tables.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_moderators_claiming_at_once_get_one_claim_between_them(alice, bob):
     item = item_of(held_version())
     start = threading.Barrier(2)
