@@ -218,6 +218,7 @@ def version_decide(*, version_id: int) -> str:
         if not _is_finished(version, runs):
             return Decision.WAITING
         outcome = evaluate(version, runs)
+        previous_decision = version.decision
         for image in version.images.all():
             level = outcome.image_levels.get(image.pk)
             if level is not None and level != image.nsfw_level:
@@ -243,6 +244,10 @@ def version_decide(*, version_id: int) -> str:
             update_fields=["nsfw_level", "decision", "decided_at", "status",
                            "publish_requested", "hold_reason"]
         )  # fmt: skip
+        if outcome.decision in (Decision.HOLD, Decision.BLOCK) and (
+            outcome.decision != previous_decision
+        ):
+            _tell_owner(version, outcome)
         if (
             outcome.decision == Decision.PUBLISH
             and version.publish_requested
@@ -254,6 +259,32 @@ def version_decide(*, version_id: int) -> str:
 
             model_refresh_derived(model=version.model)
         return outcome.decision
+
+
+def _tell_owner(version: ModelVersion, outcome: Outcome) -> None:
+    """Once per new hold or block (deciding again with the same outcome says nothing)."""
+    from community.services import notify
+
+    rules = dict(Rule.objects.values_list("code", "title"))
+    lines = [
+        f"- {finding.message} (rule: {rules.get(str(finding.rule), finding.rule)}, "
+        f"{settings.SITE_URL}/guidelines/#rule-{finding.rule})"
+        for finding in outcome.deciding
+    ]
+    name = f"{version.model.name} {version.name}"
+    if outcome.decision == Decision.BLOCK:
+        title = f"Blocked: {name}"
+        intro = "Our checks blocked this version; it is not shown to anyone but you and staff."
+    else:
+        title = f"Held for review: {name}"
+        intro = "Our checks hold this version until a moderator has looked at it."
+    notify(
+        user=version.model.owner,
+        title=title,
+        body="\n".join([intro, "", *lines, "", "A moderator will look at it; you will be told "
+                         "the decision, and you can appeal it."]),
+        url=version.model.get_absolute_url() + f"?version={version.pk}",
+    )  # fmt: skip
 
 
 def decide_forgotten_versions() -> int:

@@ -166,8 +166,7 @@ def test_approving_publishes_logs_closes_and_tells_the_owner(
         Kind.APPROVE, alice, version.model.owner, item
     )  # fmt: skip
     assert action.details == {"status_before": "in_review", "status_after": "published"}
-    note = Notification.objects.get(user=version.model.owner)
-    assert note.title.startswith("Approved:")
+    note = Notification.objects.get(user=version.model.owner, title__startswith="Approved:")
     assert "Real-person likeness" in note.body or likeness_rule().title in note.body
     assert "look-alike" in note.body
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["creator@example.invalid"]
@@ -432,3 +431,15 @@ def test_the_log_is_read_only_in_the_admin(alice, client_for):
     client.post(url + "change/", {"reason": "edited"})
     client.post(url + "delete/", {"post": "yes"})
     assert ModerationAction.objects.get(pk=action.pk).reason == "It is the person."
+
+
+def test_the_owner_is_told_once_when_the_checks_hold_or_block_a_version(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        version = held_version()
+        pipeline.version_decide(version_id=version.pk)  # deciding again says nothing new
+    notes = Notification.objects.filter(user=version.model.owner)
+    assert [n.title for n in notes] == [f"Held for review: {version.model.name} {version.name}"]
+    assert "Someone Famous" in notes[0].body and "#rule-real-person-likeness" in notes[0].body
+    assert len(mail.outbox) == 1
