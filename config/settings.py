@@ -165,6 +165,9 @@ HUB_DOWNLOAD_ACCEL_PREFIX = env_str("HUB_DOWNLOAD_ACCEL_PREFIX")
 HUB_LIKENESS_THRESHOLD = env_float("HUB_LIKENESS_THRESHOLD", 0.6)
 # A moderator's claim on a queue item lapses after this long without an action.
 HUB_QUEUE_CLAIM_MINUTES = env_int("HUB_QUEUE_CLAIM_MINUTES", 30)
+# Reports one member may send in an hour, and takedown requests one address may send in a day.
+HUB_REPORTS_PER_HOUR = env_int("HUB_REPORTS_PER_HOUR", 10)
+HUB_TAKEDOWNS_PER_DAY = env_int("HUB_TAKEDOWNS_PER_DAY", 5)
 # Deliveries of one check that may start before it is given up as a poison input.
 HUB_JOB_MAX_ATTEMPTS = env_int("HUB_JOB_MAX_ATTEMPTS", 3)
 # Work still waiting for a worker after this long is sent again by the sweeper.

@@ -144,8 +144,9 @@ class ProtectedPhoto(models.Model):
 
 
 class QueueItem(models.Model):
-    """Something staff must look at. Checks put holds and blocks here; reports, appeals and
-    takedown requests arrive with the moderation issue."""
+    """Something staff must look at: a check's hold or block, reports about one thing (merged,
+    with a count), an appeal of a decision, or a takedown request. Its lifecycle is in
+    moderation/queue.py."""
 
     class Source(models.TextChoices):
         CHECK = "check", "Automatic check"
@@ -173,8 +174,17 @@ class QueueItem(models.Model):
         on_delete=models.CASCADE,
         related_name="queue_items",
     )
+    # A reported member (reports about a person rather than an upload).
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     reason = models.TextField()
     findings = models.JSONField(default=list, blank=True)
+    report_count = models.PositiveIntegerField(default=0)
+    # An appeal goes to a different moderator than the one who made the decision.
+    excluded_moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # A moderator's claim, so that two never act on one item; it lapses after
     # HUB_QUEUE_CLAIM_MINUTES (a moderator who walked away does not hold it for ever).
     claimed_by = models.ForeignKey(
@@ -193,12 +203,58 @@ class QueueItem(models.Model):
                 fields=["source", "version"],
                 condition=Q(state="open", version__isnull=False),
                 name="one_open_item_per_version_and_source",
-            )
+            ),
+            # Reports about one member merge the same way.
+            models.UniqueConstraint(
+                fields=["source", "target_user"],
+                condition=Q(state="open", version__isnull=True, target_user__isnull=False),
+                name="one_open_item_per_member_and_source",
+            ),
         ]
         indexes = [models.Index(fields=["state", "priority", "created_at"], name="queue_open")]
 
     def __str__(self) -> str:
         return f"{self.get_source_display()}: {self.reason[:60]}"
+
+
+class Report(models.Model):
+    """A member's report that something breaks a rule. Reports never remove anything by
+    themselves: they put (or add to) an item in the queue."""
+
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="reports")
+    details = models.TextField(blank=True, max_length=2000)
+    version = models.ForeignKey(
+        "models_hub.ModelVersion", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="reports",
+    )  # fmt: skip
+    image = models.ForeignKey(
+        "models_hub.GalleryImage", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="reports",
+    )  # fmt: skip
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="reports_received",
+    )  # fmt: skip
+    item = models.ForeignKey(
+        QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["reporter", "created_at"], name="report_reporter_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(version__isnull=False) | Q(user__isnull=False),
+                name="report_has_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} by {self.reporter_id} ({self.rule_id})"
 
 
 class AppendOnly(Exception):
@@ -264,3 +320,81 @@ class ModerationAction(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("Moderation actions cannot be deleted.")
+
+
+class Appeal(models.Model):
+    """An owner's one appeal of one decision; a different moderator decides it."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Pending"
+        UPHELD = "upheld", "Upheld"
+        OVERTURNED = "overturned", "Overturned"
+
+    action = models.OneToOneField(ModerationAction, on_delete=models.PROTECT, related_name="appeal")
+    appellant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals"
+    )
+    statement = models.TextField(max_length=5000)
+    item = models.ForeignKey(
+        QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="appeals"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Appeal of action {self.action_id}"
+
+
+def takedown_photo_key(instance: TakedownPhoto, filename: str) -> str:
+    return f"takedown/{uuid.uuid4().hex}.jpg"
+
+
+class TakedownRequest(models.Model):
+    """A request from outside, without an account: a person depicted without consent, or a
+    rights holder. Staff verify it; an accepted likeness request adds the person to the
+    protected registry."""
+
+    class Kind(models.TextChoices):
+        LIKENESS = "likeness", "My likeness is used without my consent"
+        COPYRIGHT = "copyright", "My copyright or license is not respected"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    aliases = models.JSONField(default=list, blank=True)
+    contact_email = models.EmailField()
+    statement = models.TextField(max_length=5000)
+    work = models.TextField(blank=True, max_length=2000)  # copyright: what, and whose
+    proof = models.TextField(blank=True, max_length=5000)
+    content_url = models.CharField(max_length=500, blank=True)
+    version = models.ForeignKey(
+        "models_hub.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="takedown_requests",
+    )  # fmt: skip
+    # A keyed hash of the sender's address, for the rate limit; the address is not kept.
+    sender_hash = models.CharField(max_length=64, db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    item = models.ForeignKey(
+        QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="takedowns"
+    )
+    person = models.ForeignKey(
+        ProtectedPerson, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class TakedownPhoto(models.Model):
+    request = models.ForeignKey(TakedownRequest, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=takedown_photo_key, max_length=255)
+
+    def __str__(self) -> str:
+        return f"Photo {self.pk} of takedown request {self.request_id}"

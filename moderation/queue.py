@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from django.utils import timezone
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
-from moderation.models import ModerationAction, QueueItem, Rule
+from moderation.models import Appeal, ModerationAction, QueueItem, Rule
 
 Kind = ModerationAction.Kind
 RATINGS = [NsfwLevel.PG, NsfwLevel.PG13, NsfwLevel.R, NsfwLevel.X, NsfwLevel.XXX]
@@ -49,17 +49,30 @@ def claim_is_live(item: QueueItem, moderator, now=None) -> bool:
 
 def allowed_actions(item: QueueItem) -> list[str]:
     """What a moderator may do with an item. A check's hold is resolved by a decision on
-    the content; dismissing (no change) is for reports, appeals and takedown requests."""
+    the content; dismissing (no change) is for reports, appeals and takedown requests.
+    Reports about a member (no content) can only be dismissed for now."""
+    if item.version_id is None:
+        return [Kind.DISMISS]
     actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
     if item.source != QueueItem.Source.CHECK:
         actions.append(Kind.DISMISS)
     return actions
 
 
+def not_yours_to_decide(item: QueueItem, moderator) -> str:
+    """Why this moderator may not take this item, or ""."""
+    owner_id = item.version.model.owner_id if item.version else item.target_user_id
+    if owner_id == moderator.pk:
+        return "This is your own content: another moderator must decide it."
+    if item.excluded_moderator_id == moderator.pk:
+        return "You made the decision under appeal: another moderator must decide it."
+    return ""
+
+
 def item_claim(*, item_id: int, moderator) -> None:
     item = QueueItem.objects.select_related("version__model").filter(pk=item_id).first()
-    if item is not None and item.version and item.version.model.owner_id == moderator.pk:
-        raise Refused("This is your own content: another moderator must decide it.")
+    if item is not None and (why := not_yours_to_decide(item, moderator)):
+        raise Refused(why)
     now = timezone.now()
     # Conditions on the row's own columns only: PostgreSQL re-checks them on the newest row
     # after waiting for a concurrent claim's lock, so of two claims at once one matches
@@ -97,16 +110,16 @@ def item_act(
     """Decide an item: change the content, log the action, close the item, tell the owner."""
     item = (
         QueueItem.objects.select_for_update(of=("self",))
-        .select_related("version__model__owner")
+        .select_related("version__model__owner", "target_user")
         .filter(pk=item_id)
         .first()
     )
     if item is None or item.state != QueueItem.State.OPEN:
         raise Refused("This item is closed already.")
     version = item.version
-    owner = version.model.owner if version else None
-    if owner is not None and owner.pk == moderator.pk:
-        raise Refused("This is your own content: another moderator must decide it.")
+    owner = version.model.owner if version else item.target_user
+    if why := not_yours_to_decide(item, moderator):
+        raise Refused(why)
     if not claim_is_live(item, moderator):
         raise Refused("Claim the item first: another moderator may be working on it.")
     if kind not in allowed_actions(item):
@@ -124,8 +137,16 @@ def item_act(
     item.state = QueueItem.State.CLOSED
     item.closed_at = timezone.now()
     item.save(update_fields=["state", "closed_at", "updated_at"])
-    if owner is not None:
+    appeal = _settle_appeal(item, action) if item.source == QueueItem.Source.APPEAL else None
+    if appeal is not None:
+        _tell_appellant(appeal, action)
+    elif owner is not None and not (
+        kind == Kind.DISMISS and item.source == QueueItem.Source.REPORT
+    ):
+        # (A dismissed report changed nothing the owner has to know about.)
         _tell_owner(owner, action)
+    if item.source == QueueItem.Source.REPORT:
+        _tell_reporters(item, action)
     return action
 
 
@@ -198,6 +219,84 @@ def _tell_owner(owner, action: ModerationAction) -> None:
     if "level" in action.details:
         body += f"\nRating: {NsfwLevel(action.details['level']).label}"
     if action.kind != Kind.APPROVE:
-        body += "\n\nIf you think this is wrong, you can appeal once from the version's page."
+        appeal_url = reverse("moderation:appeal", args=[action.pk])
+        body += (
+            f"\n\nIf you think this is wrong, you can appeal once: {settings.SITE_URL}{appeal_url}"
+        )
     url = version.model.get_absolute_url() + f"?version={version.pk}" if version else ""
     notify(user=owner, title=OWNER_TITLES[action.kind].format(name=name), body=body, url=url)
+
+
+# --- Appeals ------------------------------------------------------------------------------
+
+
+def appeal_create(*, action: ModerationAction, appellant, statement: str) -> Appeal:
+    """The owner's one appeal of a decision; it goes to the queue for another moderator."""
+    if action.owner_id is None or action.owner_id != appellant.pk:
+        raise Refused("Only the owner of the content can appeal this decision.")
+    if action.kind == Kind.APPROVE:
+        raise Refused("An approval cannot be appealed.")
+    statement = (statement or "").strip()
+    if not statement:
+        raise Refused("Say why the decision is wrong: the moderator reads it.")
+    if Appeal.objects.filter(action=action).exists():
+        raise Refused("You have appealed this decision already; each decision once.")
+    try:
+        with transaction.atomic():
+            item = QueueItem.objects.create(
+                source=QueueItem.Source.APPEAL, rule=action.rule,
+                priority=QueueItem.Priority.HIGH, version=action.version,
+                target_user=None if action.version_id else action.owner,
+                excluded_moderator=action.moderator,
+                reason=f"The owner appeals “{action.get_kind_display()}” "
+                f"({action.created_at:%Y-%m-%d}): {statement[:1000]}",
+            )  # fmt: skip
+            return Appeal.objects.create(
+                action=action, appellant=appellant, statement=statement[:5000], item=item
+            )
+    except IntegrityError:
+        raise Refused(
+            "An appeal about this content is open already; wait for its decision."
+        ) from None
+
+
+def _settle_appeal(item: QueueItem, action: ModerationAction) -> Appeal | None:
+    appeal = Appeal.objects.select_related("action").filter(item=item).first()
+    if appeal is None:
+        return None
+    kept = action.kind in (Kind.DISMISS, appeal.action.kind)
+    appeal.outcome = Appeal.Outcome.UPHELD if kept else Appeal.Outcome.OVERTURNED
+    appeal.decided_at = timezone.now()
+    appeal.save(update_fields=["outcome", "decided_at"])
+    return appeal
+
+
+def _tell_appellant(appeal: Appeal, action: ModerationAction) -> None:
+    version = action.version
+    name = f"{version.model.name} {version.name}" if version else "your account"
+    if appeal.outcome == Appeal.Outcome.UPHELD:
+        title, verdict = f"Appeal refused: {name}", "The decision stands."
+    else:
+        title = f"Appeal accepted: {name}"
+        verdict = f"The decision was changed: {action.get_kind_display().lower()}."
+    body = (
+        f"Another moderator read your appeal. {verdict}\n"
+        f"Rule: {action.rule.title}\nReason: {action.reason}"
+    )
+    url = version.model.get_absolute_url() + f"?version={version.pk}" if version else ""
+    notify(user=appeal.appellant, title=title, body=body, url=url)
+
+
+def _tell_reporters(item: QueueItem, action: ModerationAction) -> None:
+    done = (
+        "No rule was broken, so nothing was changed."
+        if action.kind in (Kind.DISMISS, Kind.APPROVE)
+        else f"Moderators acted: {action.get_kind_display().lower()}."
+    )
+    reporters = {report.reporter for report in item.reports.select_related("reporter")}
+    for reporter in reporters:
+        notify(
+            user=reporter,
+            title="Your report was reviewed",
+            body=f"Thank you for your report under “{item.rule.title}”. {done}",
+        )

@@ -9,7 +9,14 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule
+from moderation.models import (
+    Appeal,
+    ModerationAction,
+    ProtectedPhoto,
+    QueueItem,
+    Report,
+    Rule,
+)
 
 
 @dataclass
@@ -39,7 +46,7 @@ class QueueFilters:
 def open_items(filters: QueueFilters, moderator) -> QuerySet[QueueItem]:
     """Open items, most urgent first, then oldest first."""
     items = QueueItem.objects.filter(state=QueueItem.State.OPEN).select_related(
-        "rule", "claimed_by", "version__model__owner"
+        "rule", "claimed_by", "version__model__owner", "target_user"
     )
     if filters.source:
         items = items.filter(source=filters.source)
@@ -92,6 +99,8 @@ class ItemPage:
     history: list[ModerationAction] = field(default_factory=list)
     other_items: list[QueueItem] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    appeal: Appeal | None = None
 
 
 def item_page(item_id: int) -> ItemPage | None:
@@ -117,6 +126,10 @@ def item_page(item_id: int) -> ItemPage | None:
         findings=item.findings,
         photos=ProtectedPhoto.objects.in_bulk(photo_ids) if photo_ids else {},
         rules=list(Rule.objects.all()),
+        reports=list(item.reports.select_related("reporter", "rule", "image")),
+        appeal=Appeal.objects.select_related("action__rule", "action__moderator")
+        .filter(item=item)
+        .first(),
     )
     if version:
         page.history = list(

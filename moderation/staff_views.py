@@ -49,7 +49,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "p": page,
             "item": item,
             "mine": queue.claim_is_live(item, request.user),
-            "own_content": bool(item.version and item.version.model.owner_id == request.user.pk),
+            "not_yours": queue.not_yours_to_decide(item, request.user),
             "actions": [(k, ModerationAction.Kind(k).label) for k in queue.allowed_actions(item)],
             "ratings": [(level.value, level.label) for level in queue.RATINGS],
         },

@@ -34,3 +34,16 @@ def guidelines(request: HttpRequest) -> HttpResponse:
         "moderation/guidelines.html",
         {"language": language, "rules": selectors.guidelines(language)},
     )
+
+
+@require_safe
+# Counts of past decisions: a few minutes' delay in shared caches is harmless (as above).
+@cache_control(public=True, max_age=300)
+def transparency(request: HttpRequest) -> HttpResponse:
+    """How many decisions moderators made under each rule, per month, and of which kind."""
+    language = guidelines_language(request)
+    return render(
+        request,
+        "moderation/transparency.html",
+        {"language": language, "report": selectors.transparency(language)},
+    )

@@ -1,0 +1,179 @@
+"""Reports (merged, counted, rate-limited, never removing anything) and appeals (the owner's,
+once per decision, decided by another moderator)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from community.models import Notification
+from models_hub.choices import Status
+from moderation import queue, reports
+from moderation.checks.findings import RuleCode
+from moderation.models import Appeal, ModerationAction, QueueItem, Report, Rule
+from tests.factories import UserFactory, published_model
+from tests.moderation.test_queue import make_moderator
+
+pytestmark = pytest.mark.django_db
+Kind = ModerationAction.Kind
+
+
+@pytest.fixture
+def alice(db):
+    return make_moderator("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_moderator("bob")
+
+
+def rule(code: str = RuleCode.LICENSE) -> Rule:
+    return Rule.objects.get(code=code)
+
+
+def a_published_version():
+    return published_model().versions.get()
+
+
+def test_reports_about_one_version_merge_into_one_item_with_a_count():
+    version = a_published_version()
+    for n in range(3):
+        reports.report_create(reporter=UserFactory(), rule=rule(), details=f"copy {n}",
+                              version=version)  # fmt: skip
+    item = QueueItem.objects.get(source="report", version=version, state="open")
+    assert item.report_count == 3 and item.reports.count() == 3
+    assert item.priority == QueueItem.Priority.NORMAL
+    version.refresh_from_db()
+    assert version.status == Status.PUBLISHED, "a report never removes anything by itself"
+    for _ in range(2):
+        reports.report_create(reporter=UserFactory(), rule=rule(), version=version)
+    item.refresh_from_db()
+    assert item.report_count == 5 and item.priority == QueueItem.Priority.HIGH
+
+
+def test_a_report_under_the_minors_rule_goes_to_the_top():
+    version = a_published_version()
+    reports.report_create(reporter=UserFactory(), rule=rule(RuleCode.MINORS), version=version)
+    assert QueueItem.objects.get(version=version).priority == QueueItem.Priority.TOP
+
+
+def test_reports_are_refused_for_own_content_twice_unseen_things_and_floods(settings, stranger):
+    version = a_published_version()
+    with pytest.raises(queue.Refused, match="your own upload"):
+        reports.report_create(reporter=version.model.owner, rule=rule(), version=version)
+    reports.report_create(reporter=stranger, rule=rule(), version=version)
+    with pytest.raises(queue.Refused, match="reported this already"):
+        reports.report_create(reporter=stranger, rule=rule(), version=version)
+    draft = published_model(status=Status.DRAFT).versions.get()
+    with pytest.raises(queue.Refused, match="nothing to report"):
+        reports.report_create(reporter=stranger, rule=rule(), version=draft)
+    with pytest.raises(queue.Refused, match="report yourself"):
+        reports.report_create(reporter=stranger, rule=rule(), user=stranger)
+    settings.HUB_REPORTS_PER_HOUR = 3
+    reports.report_create(reporter=stranger, rule=rule(), version=a_published_version())
+    reports.report_create(reporter=stranger, rule=rule(), user=UserFactory())
+    with pytest.raises(queue.Refused, match="3 reports in the last hour"):
+        reports.report_create(reporter=stranger, rule=rule(), version=a_published_version())
+    assert Report.objects.filter(reporter=stranger).count() == 3
+
+
+def test_a_member_reports_through_the_page_and_is_told_the_outcome(
+    client_for, stranger, alice, django_capture_on_commit_callbacks
+):
+    version = a_published_version()
+    client = client_for(stranger)
+    page = client.get(version.model.get_absolute_url())
+    assert f"/report/?version={version.pk}".encode() in page.content
+    form = client.get(f"/report/?version={version.pk}")
+    assert form.status_code == 200 and b"Copyright" in form.content
+    sent = client.post("/report/", {"version": version.pk, "rule": RuleCode.LICENSE,
+                                    "details": "This is my LoRA.", "back": "//evil.example"},
+                       follow=True)  # fmt: skip
+    assert b"A moderator will look at it" in sent.content
+    assert sent.redirect_chain[-1][0] == "/"  # not the offered off-site address
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    detail = client_for(alice).get(f"/moderation/items/{item.pk}/")
+    assert b"This is my LoRA." in detail.content and b"stranger" in detail.content
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.DISMISS, rule=rule(),
+                       reason="The uploader is the author.")  # fmt: skip
+    told = Notification.objects.get(user=stranger)
+    assert told.title == "Your report was reviewed" and "nothing was changed" in told.body
+    assert not Notification.objects.filter(user=version.model.owner).exists()
+    assert [m.to for m in mail.outbox] == [[stranger.email]]
+
+
+def test_reports_about_a_member_can_only_be_dismissed_for_now(alice, stranger):
+    target = UserFactory(username="spammer")
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SPAM), user=target)
+    item = QueueItem.objects.get(source="report", target_user=target)
+    assert queue.allowed_actions(item) == [Kind.DISMISS]
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    with pytest.raises(queue.Refused, match="not an action"):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BLOCK,
+                       rule=rule(RuleCode.SPAM), reason="x")  # fmt: skip
+
+
+def _blocked_by(moderator):
+    version = a_published_version()
+    reports.report_create(reporter=UserFactory(), rule=rule(), version=version)
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=moderator)
+    action = queue.item_act(item_id=item.pk, moderator=moderator, kind=Kind.BLOCK,
+                            rule=rule(), reason="A copy of someone else's model.")  # fmt: skip
+    return version, action
+
+
+def test_the_owner_appeals_once_and_another_moderator_decides(
+    alice, bob, client_for, django_capture_on_commit_callbacks
+):
+    version, action = _blocked_by(alice)
+    owner = version.model.owner
+    told = Notification.objects.get(user=owner, title__startswith="Blocked:")
+    assert f"/appeals/{action.pk}/" in told.body
+    client = client_for(owner)
+    assert client.get(f"/appeals/{action.pk}/").status_code == 200
+    client.post(f"/appeals/{action.pk}/", {"statement": "I trained it myself; here is how."})
+    appeal = Appeal.objects.get(action=action)
+    item = appeal.item
+    assert (item.source, item.priority, item.excluded_moderator) == ("appeal", 10, alice)
+    with pytest.raises(queue.Refused, match="decision under appeal"):
+        queue.item_claim(item_id=item.pk, moderator=alice)
+    with pytest.raises(queue.Refused, match="appealed this decision already"):
+        queue.appeal_create(action=action, appellant=owner, statement="again")
+    queue.item_claim(item_id=item.pk, moderator=bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=bob, kind=Kind.APPROVE, rule=rule(),
+                       reason="The training notes show it is original.")  # fmt: skip
+    appeal.refresh_from_db()
+    version.refresh_from_db()
+    assert appeal.outcome == "overturned" and version.status == Status.PUBLISHED
+    accepted = Notification.objects.get(user=owner, title__startswith="Appeal accepted")
+    assert "training notes" in accepted.body
+    assert b"changed the decision" in client.get(f"/appeals/{action.pk}/").content
+
+
+def test_a_dismissed_appeal_upholds_the_decision(alice, bob):
+    version, action = _blocked_by(alice)
+    appeal = queue.appeal_create(action=action, appellant=version.model.owner, statement="no")
+    queue.item_claim(item_id=appeal.item_id, moderator=bob)
+    queue.item_act(item_id=appeal.item_id, moderator=bob, kind=Kind.DISMISS, rule=rule(),
+                   reason="The copy is plain.")  # fmt: skip
+    appeal.refresh_from_db()
+    version.refresh_from_db()
+    assert appeal.outcome == "upheld" and version.status == Status.BLOCKED
+    assert Notification.objects.filter(user=version.model.owner,
+                                       title__startswith="Appeal refused").exists()  # fmt: skip
+
+
+def test_only_the_owner_can_appeal(alice, stranger, client_for):
+    version, action = _blocked_by(alice)
+    assert client_for(stranger).get(f"/appeals/{action.pk}/").status_code == 404
+    assert (
+        client_for(stranger).post(f"/appeals/{action.pk}/", {"statement": "x"}).status_code == 404
+    )
+    with pytest.raises(queue.Refused, match="Only the owner"):
+        queue.appeal_create(action=action, appellant=stranger, statement="mine")
+    assert not Appeal.objects.exists()
