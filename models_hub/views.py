@@ -37,7 +37,8 @@ from models_hub.querysets import browsing_level_of
 from models_hub.ranges import Unsatisfiable, iter_span, parse_range
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
-from moderation.selectors import version_checks
+from moderation.selectors import removal_notice, version_checks
+from moderation.views import guidelines_language
 
 PAGE_SIZE = 24
 # Only PostgreSQL ranks search results; elsewhere "relevance" would quietly mean "newest".
@@ -83,12 +84,37 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     version_id = parse_id(raw_version)
     if raw_version and version_id is None:
         raise Http404("No such version.")
-    page = model_page(request.user, pk, version_id)
+    try:
+        page = model_page(request.user, pk, version_id)
+    except Http404:
+        removed = _removed_page(request, pk, version_id)
+        if removed is None:
+            raise
+        return removed
     if slug != page.model.slug:
         # One address per model: old or mistyped slugs lead to the current one.
         url = page.model.get_absolute_url()
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
     return render(request, "models_hub/detail.html", {"p": page})
+
+
+def _removed_page(request: HttpRequest, pk: int, version_id: int | None) -> HttpResponse | None:
+    """For content this visitor may not see that a moderator removed: a 410 naming the rule
+    and the date, and nothing about the content itself (no redirect to the slug either: it
+    is the name). None for everything else, which stays a plain 404."""
+    language = guidelines_language(request)
+    notice = removal_notice(pk, version_id, language)
+    if notice is None:
+        return None
+    response = render(
+        request,
+        "moderation/removed.html",
+        {"notice": notice, "language": language},
+        status=410,
+    )
+    # An appeal may bring the content back: caches ask again every time.
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_safe

@@ -280,6 +280,8 @@ class ModerationAction(models.Model):
         UNPUBLISH = "unpublish", "Unpublish"
         BLOCK = "block", "Block"
         DISMISS = "dismiss", "Dismiss"
+        ACCEPT = "accept", "Accept the takedown request"
+        REJECT = "reject", "Reject the takedown request"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="actions")

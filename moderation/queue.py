@@ -24,6 +24,8 @@ from django.utils import timezone
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
+from moderation import takedowns
+from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Rule
 
 Kind = ModerationAction.Kind
@@ -51,6 +53,8 @@ def allowed_actions(item: QueueItem) -> list[str]:
     """What a moderator may do with an item. A check's hold is resolved by a decision on
     the content; dismissing (no change) is for reports, appeals and takedown requests.
     Reports about a member (no content) can only be dismissed for now."""
+    if item.source == QueueItem.Source.TAKEDOWN:
+        return [Kind.ACCEPT, Kind.REJECT]
     if item.version_id is None:
         return [Kind.DISMISS]
     actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
@@ -129,7 +133,14 @@ def item_act(
         raise Refused("Give a reason: the owner is shown it.")
     if kind == Kind.APPROVE_AS and level not in RATINGS:
         raise Refused("Choose the rating to approve it with.")
-    details = _apply(kind, item, version, reason, level) if version else {}
+    if kind in (Kind.ACCEPT, Kind.REJECT):
+        details = takedowns.settle(item, accept=kind == Kind.ACCEPT, reason=reason)
+        if kind == Kind.ACCEPT and version:
+            # A person's likeness comes down for good; a license dispute can be fixed.
+            effect = Kind.BLOCK if item.rule.code == RuleCode.LIKENESS else Kind.UNPUBLISH
+            details.update(_apply(effect, item, version, reason, None), effect=effect)
+    else:
+        details = _apply(kind, item, version, reason, level) if version else {}
     action = ModerationAction.objects.create(
         kind=kind, rule=rule, reason=reason, details=details, moderator=moderator,
         item=item, version=version, owner=owner,
@@ -140,10 +151,8 @@ def item_act(
     appeal = _settle_appeal(item, action) if item.source == QueueItem.Source.APPEAL else None
     if appeal is not None:
         _tell_appellant(appeal, action)
-    elif owner is not None and not (
-        kind == Kind.DISMISS and item.source == QueueItem.Source.REPORT
-    ):
-        # (A dismissed report changed nothing the owner has to know about.)
+    elif owner is not None and kind not in (Kind.DISMISS, Kind.REJECT):
+        # (A dismissed report or a rejected request changed nothing the owner must know.)
         _tell_owner(owner, action)
     if item.source == QueueItem.Source.REPORT:
         _tell_reporters(item, action)
@@ -203,6 +212,7 @@ OWNER_TITLES = {
     Kind.UNPUBLISH: "Unpublished: {name}",
     Kind.BLOCK: "Blocked: {name}",
     Kind.DISMISS: "Report dismissed: {name}",
+    Kind.ACCEPT: "Taken down after a request: {name}",
 }
 
 

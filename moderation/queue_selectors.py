@@ -101,6 +101,7 @@ class ItemPage:
     rules: list[Rule] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)
     appeal: Appeal | None = None
+    takedowns: list = field(default_factory=list)
 
 
 def item_page(item_id: int) -> ItemPage | None:
@@ -127,6 +128,7 @@ def item_page(item_id: int) -> ItemPage | None:
         photos=ProtectedPhoto.objects.in_bulk(photo_ids) if photo_ids else {},
         rules=list(Rule.objects.all()),
         reports=list(item.reports.select_related("reporter", "rule", "image")),
+        takedowns=list(item.takedowns.prefetch_related("photos")),
         appeal=Appeal.objects.select_related("action__rule", "action__moderator")
         .filter(item=item)
         .first(),

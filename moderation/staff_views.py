@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from models_hub.models import GalleryImage
 from moderation import queue
-from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule
+from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule, TakedownPhoto
 from moderation.permissions import moderator_required
 from moderation.queue_selectors import QueueFilters, item_page, open_items, queue_health
 
@@ -100,12 +100,11 @@ def item_act(request: HttpRequest, pk: int) -> HttpResponse:
 @moderator_required
 def evidence_file(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """A gallery image or a reference photo, for moderators only, whatever its visibility."""
-    if kind == "image":
-        row = GalleryImage.objects.filter(pk=pk).first()
-        stored = row.image if row else None
-    else:
-        row = ProtectedPhoto.objects.filter(pk=pk).first()
-        stored = row.image if row else None
+    sources = {"image": GalleryImage, "photo": ProtectedPhoto, "takedown": TakedownPhoto}
+    if kind not in sources:
+        raise Http404("No such file.")
+    row = sources[kind].objects.filter(pk=pk).first()
+    stored = row.image if row else None
     if not stored:
         raise Http404("No such file.")
     try:

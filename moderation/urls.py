@@ -1,12 +1,13 @@
 from django.urls import path
 
-from moderation import member_views, staff_views, views
+from moderation import member_views, staff_views, takedown_views, views
 
 app_name = "moderation"
 urlpatterns = [
     path("guidelines/", views.guidelines, name="guidelines"),
     path("transparency/", views.transparency, name="transparency"),
     path("report/", member_views.report, name="report"),
+    path("takedown/", takedown_views.takedown, name="takedown"),
     path("appeals/<int:action_id>/", member_views.appeal, name="appeal"),
     # Moderators only (404 for everyone else): moderation/staff_views.py.
     path("moderation/", staff_views.queue_list, name="queue"),

@@ -1,0 +1,65 @@
+"""The takedown request form, for people without an account. Whatever was sent, the answer
+never says whether the person named is in the protected registry."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from moderation import takedowns
+from moderation.models import TakedownRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    """The sender's address: behind a trusted proxy, the one it appended last (the earlier
+    entries of X-Forwarded-For are whatever the client claimed)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.TRUST_PROXY_HEADERS and forwarded:
+        return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+@require_http_methods(["GET", "POST"])
+def takedown(request: HttpRequest) -> HttpResponse:
+    context = {"kinds": TakedownRequest.Kind.choices, "sent": request.POST}
+    if request.method == "POST":
+        data = request.POST
+        try:
+            sent = takedowns.takedown_submit(
+                kind=data.get("kind", ""),
+                name=data.get("name", ""),
+                aliases=data.get("aliases", ""),
+                contact_email=_email(data.get("contact_email", "")),
+                statement=data.get("statement", ""),
+                consent=data.get("consent") == "on",
+                work=data.get("work", ""),
+                proof=data.get("proof", ""),
+                content_url=data.get("content_url", ""),
+                photos=request.FILES.getlist("photos"),
+                sender=client_address(request),
+            )
+        except takedowns.TooManyRequests:
+            response = render(request, "moderation/takedown_busy.html", status=429)
+            response["Retry-After"] = "86400"
+            return response
+        except takedowns.RequestRejected as exc:
+            context["error"] = str(exc)
+            return render(request, "moderation/takedown.html", context, status=400)
+        return render(request, "moderation/takedown_received.html", {"sent": sent})
+    return render(request, "moderation/takedown.html", context)
+
+
+def _email(raw: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    address = raw.strip()[:254]
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise takedowns.RequestRejected(
+            "Give an e-mail address where we can write to you."
+        ) from None
+    return address
