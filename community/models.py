@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 from models_hub.choices import NsfwLevel
 
@@ -12,9 +13,16 @@ class User(AbstractUser):
     bio = models.TextField(blank=True, max_length=5000)
     # Which NSFW levels this person chose to see (a bitmask of NsfwLevel); PG until they opt in.
     browsing_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
+    # Set by a moderator's suspension: no uploads until then (signing in, reading, reporting
+    # and appealing still work). A ban is is_active=False.
+    suspended_until = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_until is not None and self.suspended_until > timezone.now()
 
 
 class Notification(models.Model):

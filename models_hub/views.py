@@ -167,8 +167,21 @@ def _no_room_is_a_503(view):
     return wrapper
 
 
+def _not_while_suspended(view):
+    """A suspended member keeps their account but uploads nothing until the date."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_suspended:
+            return render(request, "models_hub/suspended.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+@_not_while_suspended
 @_no_room_is_a_503
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
@@ -177,6 +190,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_not_while_suspended
 @_no_room_is_a_503
 def version_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a version to one of your own models (404 for anyone else's)."""

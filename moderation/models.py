@@ -282,6 +282,10 @@ class ModerationAction(models.Model):
         DISMISS = "dismiss", "Dismiss"
         ACCEPT = "accept", "Accept the takedown request"
         REJECT = "reject", "Reject the takedown request"
+        # Side actions: they act on the owner or on some images, and leave the item open.
+        RATE_IMAGES = "rate_images", "Rate the selected images"
+        SUSPEND = "suspend", "Suspend the uploader"
+        BAN = "ban", "Ban the uploader"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="actions")

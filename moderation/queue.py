@@ -23,13 +23,16 @@ from django.utils import timezone
 
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
-from models_hub.models import GalleryImage, ModelVersion
+from models_hub.models import GalleryImage, Model, ModelVersion
 from moderation import takedowns
 from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Rule
+from moderation.permissions import is_moderator
 
 Kind = ModerationAction.Kind
 RATINGS = [NsfwLevel.PG, NsfwLevel.PG13, NsfwLevel.R, NsfwLevel.X, NsfwLevel.XXX]
+SIDE_ACTIONS = (Kind.RATE_IMAGES, Kind.SUSPEND, Kind.BAN)
+SUSPENSION_DAYS = (1, 7, 30)
 
 
 class Refused(Exception):
@@ -54,12 +57,17 @@ def allowed_actions(item: QueueItem) -> list[str]:
     the content; dismissing (no change) is for reports, appeals and takedown requests.
     Reports about a member (no content) can only be dismissed for now."""
     if item.source == QueueItem.Source.TAKEDOWN:
-        return [Kind.ACCEPT, Kind.REJECT]
-    if item.version_id is None:
-        return [Kind.DISMISS]
-    actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
-    if item.source != QueueItem.Source.CHECK:
-        actions.append(Kind.DISMISS)
+        actions = [Kind.ACCEPT, Kind.REJECT]
+    elif item.version_id is None:
+        actions = [Kind.DISMISS]
+    else:
+        actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
+        if item.source != QueueItem.Source.CHECK:
+            actions.append(Kind.DISMISS)
+    if item.version_id is not None:
+        actions.append(Kind.RATE_IMAGES)
+    if item.version_id is not None or item.target_user_id is not None:
+        actions += [Kind.SUSPEND, Kind.BAN]
     return actions
 
 
@@ -109,9 +117,18 @@ def item_release(*, item_id: int, moderator) -> None:
 
 @transaction.atomic
 def item_act(
-    *, item_id: int, moderator, kind: str, rule: Rule, reason: str, level: int | None = None
+    *,
+    item_id: int,
+    moderator,
+    kind: str,
+    rule: Rule,
+    reason: str,
+    level: int | None = None,
+    days: int | None = None,
+    image_ids: list[int] = (),
 ) -> ModerationAction:
-    """Decide an item: change the content, log the action, close the item, tell the owner."""
+    """Decide an item: change the content, log the action, close the item, tell the owner.
+    Side actions (rate some images, suspend or ban the uploader) leave the item open."""
     item = (
         QueueItem.objects.select_for_update(of=("self",))
         .select_related("version__model__owner", "target_user")
@@ -133,7 +150,9 @@ def item_act(
         raise Refused("Give a reason: the owner is shown it.")
     if kind == Kind.APPROVE_AS and level not in RATINGS:
         raise Refused("Choose the rating to approve it with.")
-    if kind in (Kind.ACCEPT, Kind.REJECT):
+    if kind in SIDE_ACTIONS:
+        details = _side_action(kind, item, owner, moderator, level, days, image_ids)
+    elif kind in (Kind.ACCEPT, Kind.REJECT):
         details = takedowns.settle(item, accept=kind == Kind.ACCEPT, reason=reason)
         if kind == Kind.ACCEPT and version:
             # A person's likeness comes down for good; a license dispute can be fixed.
@@ -145,6 +164,10 @@ def item_act(
         kind=kind, rule=rule, reason=reason, details=details, moderator=moderator,
         item=item, version=version, owner=owner,
     )  # fmt: skip
+    if kind in SIDE_ACTIONS:
+        if kind != Kind.RATE_IMAGES:
+            _tell_owner(owner, action)
+        return action
     item.state = QueueItem.State.CLOSED
     item.closed_at = timezone.now()
     item.save(update_fields=["state", "closed_at", "updated_at"])
@@ -201,6 +224,43 @@ def _apply(kind: str, item: QueueItem, version: ModelVersion, reason: str, level
     return details
 
 
+def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
+    from models_hub.services import model_refresh_derived
+
+    if kind == Kind.RATE_IMAGES:
+        if level not in [*RATINGS, NsfwLevel.BLOCKED]:
+            raise Refused("Choose the rating for the selected images (or hide them).")
+        images = GalleryImage.objects.filter(version=item.version, pk__in=list(image_ids))
+        chosen = sorted(images.values_list("pk", flat=True))
+        if not chosen:
+            raise Refused("Select the images to rate.")
+        images.update(nsfw_level=level)
+        version = ModelVersion.objects.select_for_update().get(pk=item.version_id)
+        shown = version.images.exclude(nsfw_level=NsfwLevel.BLOCKED)
+        version.nsfw_level = 0
+        for image_level in shown.values_list("nsfw_level", flat=True):
+            version.nsfw_level |= image_level
+        version.nsfw_level = version.nsfw_level or NsfwLevel.PG
+        version.save(update_fields=["nsfw_level"])
+        model_refresh_derived(model=version.model)
+        return {"images": chosen, "level": level}
+    if owner.is_superuser or owner.is_staff or is_moderator(owner):
+        raise Refused("Staff and moderators are suspended or banned by an administrator.")
+    if kind == Kind.SUSPEND:
+        if days not in SUSPENSION_DAYS:
+            raise Refused("Choose how long the suspension lasts.")
+        owner.suspended_until = timezone.now() + timedelta(days=days)
+        owner.save(update_fields=["suspended_until"])
+        return {"days": days, "until": owner.suspended_until.isoformat()}
+    # A ban: no more signing in, and nothing of theirs stays public.
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    public = Model.objects.filter(owner=owner, status=Status.PUBLISHED)
+    hidden = sorted(public.values_list("pk", flat=True))
+    public.update(status=Status.UNPUBLISHED)
+    return {"models_unpublished": hidden}
+
+
 def _finding_key(finding: dict) -> str:
     return f"{finding.get('rule')}|{finding.get('message')}"
 
@@ -213,6 +273,8 @@ OWNER_TITLES = {
     Kind.BLOCK: "Blocked: {name}",
     Kind.DISMISS: "Report dismissed: {name}",
     Kind.ACCEPT: "Taken down after a request: {name}",
+    Kind.SUSPEND: "Your account is suspended",
+    Kind.BAN: "Your account is closed",
 }
 
 
@@ -228,7 +290,14 @@ def _tell_owner(owner, action: ModerationAction) -> None:
     )
     if "level" in action.details:
         body += f"\nRating: {NsfwLevel(action.details['level']).label}"
-    if action.kind != Kind.APPROVE:
+    if action.kind == Kind.SUSPEND:
+        body += (
+            f"\nUntil: {action.details['until'][:16].replace('T', ' ')} UTC. You can still sign "
+            "in, read and appeal; new uploads wait until then."
+        )
+    if action.kind == Kind.BAN:
+        body += "\nYou can no longer sign in, and your models are no longer public."
+    elif action.kind != Kind.APPROVE:
         appeal_url = reverse("moderation:appeal", args=[action.pk])
         body += (
             f"\n\nIf you think this is wrong, you can appeal once: {settings.SITE_URL}{appeal_url}"

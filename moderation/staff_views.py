@@ -52,6 +52,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "not_yours": queue.not_yours_to_decide(item, request.user),
             "actions": [(k, ModerationAction.Kind(k).label) for k in queue.allowed_actions(item)],
             "ratings": [(level.value, level.label) for level in queue.RATINGS],
+            "suspension_days": queue.SUSPENSION_DAYS,
         },
     )
 
@@ -77,7 +78,7 @@ def item_release(request: HttpRequest, pk: int) -> HttpResponse:
 @moderator_required
 def item_act(request: HttpRequest, pk: int) -> HttpResponse:
     rule = Rule.objects.filter(code=request.POST.get("rule", "")).first()
-    level = request.POST.get("level", "")
+    level = _small_number(request.POST.get("level", ""))
     try:
         if rule is None:
             raise queue.Refused("Choose the rule this decision enforces.")
@@ -87,13 +88,22 @@ def item_act(request: HttpRequest, pk: int) -> HttpResponse:
             kind=request.POST.get("kind", ""),
             rule=rule,
             reason=request.POST.get("reason", ""),
-            level=int(level) if level.isdigit() and len(level) < 4 else None,
+            level=level,
+            days=_small_number(request.POST.get("days", "")),
+            image_ids=[n for n in map(_small_number, request.POST.getlist("image_ids")) if n],
         )
     except queue.Refused as exc:
         messages.error(request, str(exc))
         return redirect("moderation:item", pk=pk)
+    if request.POST.get("kind") in queue.SIDE_ACTIONS:
+        messages.success(request, "Done. The item stays open for its decision.")
+        return redirect("moderation:item", pk=pk)
     messages.success(request, "Done. The owner has been told.")
     return redirect("moderation:queue")
+
+
+def _small_number(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 @require_GET

@@ -80,6 +80,9 @@ def _own_upload(request: HttpRequest, upload_id) -> ResumableUpload | None:
 @_api_login_required
 @require_http_methods(["POST"])
 def create(request: HttpRequest) -> HttpResponse:
+    if request.user.is_suspended:
+        until = f"{request.user.suspended_until:%Y-%m-%d %H:%M}"
+        return JsonResponse({"error": f"Your uploads are suspended until {until} UTC."}, status=403)
     if (
         parse_count(request.headers.get("Content-Length")) is None
         or int(request.headers["Content-Length"]) > CREATE_BODY_CAP

@@ -105,15 +105,85 @@ def test_a_member_reports_through_the_page_and_is_told_the_outcome(
     assert [m.to for m in mail.outbox] == [[stranger.email]]
 
 
-def test_reports_about_a_member_can_only_be_dismissed_for_now(alice, stranger):
-    target = UserFactory(username="spammer")
+def test_a_report_about_a_member_is_dismissed_or_leads_to_a_suspension(
+    alice, stranger, client_for, django_capture_on_commit_callbacks
+):
+    target = UserFactory(username="spammer", email="spammer@example.invalid")
     reports.report_create(reporter=stranger, rule=rule(RuleCode.SPAM), user=target)
     item = QueueItem.objects.get(source="report", target_user=target)
-    assert queue.allowed_actions(item) == [Kind.DISMISS]
+    assert queue.allowed_actions(item) == [Kind.DISMISS, Kind.SUSPEND, Kind.BAN]
     queue.item_claim(item_id=item.pk, moderator=alice)
     with pytest.raises(queue.Refused, match="not an action"):
         queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BLOCK,
                        rule=rule(RuleCode.SPAM), reason="x")  # fmt: skip
+    with pytest.raises(queue.Refused, match="how long"):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.SUSPEND,
+                       rule=rule(RuleCode.SPAM), reason="Spam links.", days=3)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.SUSPEND,
+                       rule=rule(RuleCode.SPAM), reason="Spam links.", days=7)  # fmt: skip
+    target.refresh_from_db()
+    assert target.is_suspended
+    item.refresh_from_db()
+    assert item.state == "open", "a suspension is a side action: the report still needs closing"
+    told = Notification.objects.get(user=target)
+    assert told.title == "Your account is suspended" and "Spam links." in told.body
+    client = client_for(target)
+    assert client.get("/upload/").status_code == 403
+    api = client.post("/api/uploads", {"filename": "a.safetensors", "size": 10},
+                      content_type="application/json")  # fmt: skip
+    assert api.status_code == 403 and "suspended until" in api.json()["error"]
+    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.DISMISS,
+                   rule=rule(RuleCode.SPAM), reason="Handled by the suspension.")  # fmt: skip
+    assert QueueItem.objects.get(pk=item.pk).state == "closed"
+
+
+def test_a_ban_closes_the_account_and_hides_its_models(alice, stranger, client_for):
+    version = a_published_version()
+    owner = version.model.owner
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SPAM), version=version)
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    action = queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BAN,
+                            rule=rule(RuleCode.SPAM), reason="A spam farm.")  # fmt: skip
+    owner.refresh_from_db()
+    assert not owner.is_active
+    assert action.details == {"models_unpublished": [version.model_id]}
+    assert client_for(None).get(version.model.get_absolute_url()).status_code in (404, 410)
+
+
+def test_staff_and_moderators_are_not_suspended_from_the_queue(alice, bob, stranger):
+    version = a_published_version()
+    version.model.owner.groups.add(*bob.groups.all())
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SPAM), version=version)
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    with pytest.raises(queue.Refused, match="by an administrator"):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.BAN,
+                       rule=rule(RuleCode.SPAM), reason="x")  # fmt: skip
+
+
+def test_rating_or_hiding_some_images_of_a_version(alice, stranger, client_for):
+    from models_hub.choices import NsfwLevel
+    from tests.factories import ImageFactory
+
+    version = a_published_version()
+    extra = ImageFactory(version=version)
+    kept = version.images.exclude(pk=extra.pk).get()
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SEXUAL_CONTENT), image=extra)
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.RATE_IMAGES,
+                   rule=rule(RuleCode.SEXUAL_CONTENT), reason="Explicit.",
+                   level=NsfwLevel.BLOCKED, image_ids=[extra.pk, 999999])  # fmt: skip
+    extra.refresh_from_db()
+    version.refresh_from_db()
+    assert extra.nsfw_level == NsfwLevel.BLOCKED and version.nsfw_level == kept.nsfw_level
+    page = client_for(stranger).get(version.model.get_absolute_url()).content.decode()
+    assert kept.display_url in page and extra.display_url not in page
+    action = ModerationAction.objects.get(kind=Kind.RATE_IMAGES)
+    assert action.details == {"images": [extra.pk], "level": NsfwLevel.BLOCKED}
+    assert QueueItem.objects.get(pk=item.pk).state == "open"
 
 
 def _blocked_by(moderator):
