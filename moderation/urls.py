@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import member_views, staff_views, takedown_views, views
+from moderation import api, member_views, staff_views, takedown_views, views
 
 app_name = "moderation"
 urlpatterns = [
@@ -16,4 +16,10 @@ urlpatterns = [
     path("moderation/items/<int:pk>/release", staff_views.item_release, name="release"),
     path("moderation/items/<int:pk>/act", staff_views.item_act, name="act"),
     path("moderation/evidence/<str:kind>/<int:pk>", staff_views.evidence_file, name="evidence"),
+    # The same, as JSON for moderators' tools (moderation/api.py).
+    path("api/moderation/queue", api.queue_list, name="api_queue"),
+    path("api/moderation/items/<int:pk>", api.item_detail, name="api_item"),
+    path("api/moderation/items/<int:pk>/claim", api.item_claim, name="api_claim"),
+    path("api/moderation/items/<int:pk>/release", api.item_release, name="api_release"),
+    path("api/moderation/items/<int:pk>/act", api.item_act, name="api_act"),
 ]

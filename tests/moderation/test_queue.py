@@ -443,3 +443,46 @@ def test_the_owner_is_told_once_when_the_checks_hold_or_block_a_version(
     assert [n.title for n in notes] == [f"Held for review: {version.model.name} {version.name}"]
     assert "Someone Famous" in notes[0].body and "#rule-real-person-likeness" in notes[0].body
     assert len(mail.outbox) == 1
+
+
+# --- The JSON endpoints -------------------------------------------------------------------
+
+
+def test_the_moderation_api_is_a_404_to_anyone_but_a_moderator(client_for, stranger, staff):
+    item = item_of(held_version())
+    for user in (None, stranger, staff):
+        client = client_for(user)
+        assert client.get("/api/moderation/queue").status_code == 404
+        assert client.get(f"/api/moderation/items/{item.pk}").status_code == 404
+        assert client.post(f"/api/moderation/items/{item.pk}/claim").status_code == 404
+        assert client.post(f"/api/moderation/items/{item.pk}/act", {}).status_code == 404
+
+
+def test_a_moderator_works_an_item_through_the_api(alice, bob, client_for):
+    from django.test import Client
+
+    version = held_version()
+    item = item_of(version)
+    api = Client(enforce_csrf_checks=False)
+    api.force_login(alice)
+    listed = api.get("/api/moderation/queue?rule=real-person-likeness").json()
+    assert [i["id"] for i in listed["items"]] == [item.pk] and listed["total"] == 1
+    assert "approve" in listed["items"][0]["allowedActions"]
+    assert api.post(f"/api/moderation/items/{item.pk}/claim").json() == {"claimed": True}
+    other = client_for(bob).post(f"/api/moderation/items/{item.pk}/claim")
+    assert other.status_code == 409 and "alice is working" in other.json()["error"]
+    bad = api.post(f"/api/moderation/items/{item.pk}/act",
+                   {"kind": "explode", "rule": "nope", "reason": ""},
+                   content_type="application/json")  # fmt: skip
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"kind", "rule", "reason"}
+    decision = {"kind": "approve_as", "rule": "real-person-likeness", "reason": "A look-alike.",
+                "level": 2}  # fmt: skip
+    done = api.post(f"/api/moderation/items/{item.pk}/act", decision,
+                    content_type="application/json")  # fmt: skip
+    assert done.status_code == 200 and done.json()["details"]["level"] == 2
+    detail = api.get(f"/api/moderation/items/{item.pk}").json()
+    assert detail["state"] == "closed" and detail["history"][0]["kind"] == "approve_as"
+    again = api.post(f"/api/moderation/items/{item.pk}/act",
+                     {"kind": "block", "rule": "real-person-likeness", "reason": "x"},
+                     content_type="application/json")  # fmt: skip
+    assert again.status_code == 409 and "closed already" in again.json()["error"]

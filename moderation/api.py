@@ -1,0 +1,164 @@
+"""JSON endpoints for moderators' own tools (scripts, a bulk-review client): the same queue,
+the same state machine and the same refusals as the pages. Anyone else gets 404.
+
+    GET  /api/moderation/queue?source=&rule=&priority=&older_than=&mine=1&page=
+    GET  /api/moderation/items/<id>
+    POST /api/moderation/items/<id>/claim | /release
+    POST /api/moderation/items/<id>/act   {"kind", "rule", "reason", "level", "days", "image_ids"}
+
+Signed in with the site's session (and its CSRF token); API keys come with the public API.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from moderation import queue
+from moderation.models import ModerationAction, QueueItem, Rule
+from moderation.permissions import is_moderator
+from moderation.queue_selectors import QueueFilters, item_page, open_items
+
+PAGE_SIZE = 50
+
+
+class IsModerator(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        if not is_moderator(request.user):
+            raise NotFound  # 404, as the pages: nobody else learns these exist
+        return True
+
+
+def _item_json(item: QueueItem) -> dict:
+    version = item.version
+    return {
+        "id": item.pk,
+        "source": item.source,
+        "rule": item.rule.code,
+        "priority": item.priority,
+        "state": item.state,
+        "reason": item.reason,
+        "reportCount": item.report_count,
+        "createdAt": item.created_at.isoformat(),
+        "claimedBy": item.claimed_by.username if item.claimed_by else None,
+        "version": {
+            "id": version.pk,
+            "name": version.name,
+            "status": version.status,
+            "nsfwLevel": version.nsfw_level,
+            "modelId": version.model_id,
+            "modelName": version.model.name,
+            "owner": version.model.owner.username,
+        }
+        if version
+        else None,
+        "member": item.target_user.username if item.target_user else None,
+        "allowedActions": queue.allowed_actions(item),
+    }
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def queue_list(request: Request) -> Response:
+    filters = QueueFilters.from_query(request.query_params)
+    page = Paginator(open_items(filters, request.user), PAGE_SIZE).get_page(
+        request.query_params.get("page")
+    )
+    return Response(
+        {
+            "items": [_item_json(item) for item in page.object_list],
+            "page": page.number,
+            "pages": page.paginator.num_pages,
+            "total": page.paginator.count,
+        }
+    )
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def item_detail(request: Request, pk: int) -> Response:
+    page = item_page(pk)
+    if page is None:
+        raise NotFound("No such item.")
+    return Response(
+        {
+            **_item_json(page.item),
+            "findings": page.findings,
+            "images": [{"id": i.pk, "nsfwLevel": i.nsfw_level} for i in page.images],
+            "reports": [
+                {
+                    "reporter": r.reporter.username,
+                    "rule": r.rule.code,
+                    "details": r.details,
+                    "imageId": r.image_id,
+                    "createdAt": r.created_at.isoformat(),
+                }
+                for r in page.reports
+            ],
+            "history": [
+                {
+                    "kind": a.kind,
+                    "rule": a.rule.code,
+                    "reason": a.reason,
+                    "moderator": a.moderator.username,
+                    "createdAt": a.created_at.isoformat(),
+                }
+                for a in page.history
+            ],
+        }  # fmt: skip
+    )
+
+
+def _refused(exc: queue.Refused) -> Response:
+    return Response({"error": str(exc)}, status=409)
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+def item_claim(request: Request, pk: int) -> Response:
+    try:
+        queue.item_claim(item_id=pk, moderator=request.user)
+    except queue.Refused as exc:
+        return _refused(exc)
+    return Response({"claimed": True})
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+def item_release(request: Request, pk: int) -> Response:
+    queue.item_release(item_id=pk, moderator=request.user)
+    return Response({"released": True})
+
+
+class ActSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ModerationAction.Kind.choices)
+    rule = serializers.SlugRelatedField(slug_field="code", queryset=Rule.objects.all())
+    reason = serializers.CharField(max_length=5000, trim_whitespace=True)
+    level = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=63)
+    days = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=365)
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+    )
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+def item_act(request: Request, pk: int) -> Response:
+    given = ActSerializer(data=request.data)
+    if not given.is_valid():
+        return Response({"errors": given.errors}, status=400)
+    data = given.validated_data
+    try:
+        action = queue.item_act(
+            item_id=pk, moderator=request.user, kind=data["kind"], rule=data["rule"],
+            reason=data["reason"], level=data.get("level"), days=data.get("days"),
+            image_ids=data.get("image_ids", []),
+        )  # fmt: skip
+    except queue.Refused as exc:
+        return _refused(exc)
+    return Response({"action": action.pk, "kind": action.kind, "details": action.details})
