@@ -201,6 +201,8 @@ class ModelVersion(models.Model):
     # Findings ("rule|message") a moderator has decided on: the pipeline does not hold the
     # version for them again when it re-runs (moderation/queue.py).
     staff_reviewed = models.JSONField(default=list, blank=True)
+    # A moderator found it depicts a real person: labelled so, and never with R or above.
+    depicts_real_person = models.BooleanField(default=False)
     # The creator asked for publication: it happens once background processing is done.
     publish_requested = models.BooleanField(default=False)
     # Why an automatic publication did not happen, in words shown to the creator.

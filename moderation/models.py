@@ -284,6 +284,7 @@ class ModerationAction(models.Model):
         REJECT = "reject", "Reject the takedown request"
         # Side actions: they act on the owner or on some images, and leave the item open.
         RATE_IMAGES = "rate_images", "Rate the selected images"
+        MARK_REAL_PERSON = "mark_real_person", "Mark as depicting a real person"
         SUSPEND = "suspend", "Suspend the uploader"
         BAN = "ban", "Ban the uploader"
 

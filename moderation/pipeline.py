@@ -155,6 +155,17 @@ def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
         else f
         for f in findings
     ]
+    if version.depicts_real_person and version_level & explicit:
+        findings.append(
+            Finding(
+                RuleCode.LIKENESS,
+                Severity.BLOCK,
+                "A moderator found that this version depicts a real person, and its images "
+                f"are rated {'/'.join(NsfwLevel.labels_for(version_level & explicit))}. Sexual "
+                "content depicting a real person is not allowed.",
+                evidence={"depicts_real_person": True, "level": version_level},
+            )
+        )
     declared = version.declared_nsfw_level or NsfwLevel.PG
     if levels and (version_level & explicit) and not (declared & explicit):
         findings.append(

@@ -24,14 +24,14 @@ from django.utils import timezone
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelVersion
-from moderation import takedowns
+from moderation import pipeline, takedowns
 from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Rule
 from moderation.permissions import is_moderator
 
 Kind = ModerationAction.Kind
 RATINGS = [NsfwLevel.PG, NsfwLevel.PG13, NsfwLevel.R, NsfwLevel.X, NsfwLevel.XXX]
-SIDE_ACTIONS = (Kind.RATE_IMAGES, Kind.SUSPEND, Kind.BAN)
+SIDE_ACTIONS = (Kind.RATE_IMAGES, Kind.MARK_REAL_PERSON, Kind.SUSPEND, Kind.BAN)
 SUSPENSION_DAYS = (1, 7, 30)
 
 
@@ -65,7 +65,7 @@ def allowed_actions(item: QueueItem) -> list[str]:
         if item.source != QueueItem.Source.CHECK:
             actions.append(Kind.DISMISS)
     if item.version_id is not None:
-        actions.append(Kind.RATE_IMAGES)
+        actions += [Kind.RATE_IMAGES, Kind.MARK_REAL_PERSON]
     if item.version_id is not None or item.target_user_id is not None:
         actions += [Kind.SUSPEND, Kind.BAN]
     return actions
@@ -165,7 +165,7 @@ def item_act(
         item=item, version=version, owner=owner,
     )  # fmt: skip
     if kind in SIDE_ACTIONS:
-        if kind != Kind.RATE_IMAGES:
+        if kind in (Kind.SUSPEND, Kind.BAN, Kind.MARK_REAL_PERSON):
             _tell_owner(owner, action)
         return action
     item.state = QueueItem.State.CLOSED
@@ -244,6 +244,11 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
         version.save(update_fields=["nsfw_level"])
         model_refresh_derived(model=version.model)
         return {"images": chosen, "level": level}
+    if kind == Kind.MARK_REAL_PERSON:
+        ModelVersion.objects.filter(pk=item.version_id).update(depicts_real_person=True)
+        # With the mark, the pipeline blocks it if it is (or becomes) rated R or above.
+        transaction.on_commit(lambda: pipeline.version_decide(version_id=item.version_id))
+        return {"depicts_real_person": True}
     if owner.is_superuser or owner.is_staff or is_moderator(owner):
         raise Refused("Staff and moderators are suspended or banned by an administrator.")
     if kind == Kind.SUSPEND:
@@ -273,6 +278,7 @@ OWNER_TITLES = {
     Kind.BLOCK: "Blocked: {name}",
     Kind.DISMISS: "Report dismissed: {name}",
     Kind.ACCEPT: "Taken down after a request: {name}",
+    Kind.MARK_REAL_PERSON: "Marked as depicting a real person: {name}",
     Kind.SUSPEND: "Your account is suspended",
     Kind.BAN: "Your account is closed",
 }

@@ -486,3 +486,27 @@ def test_a_moderator_works_an_item_through_the_api(alice, bob, client_for):
                      {"kind": "block", "rule": "real-person-likeness", "reason": "x"},
                      content_type="application/json")  # fmt: skip
     assert again.status_code == 409 and "closed already" in again.json()["error"]
+
+
+def test_a_version_marked_as_a_real_person_is_labelled_and_blocked_once_explicit(
+    alice, client_for, django_capture_on_commit_callbacks
+):
+    version = held_version()
+    item = item_of(version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.MARK_REAL_PERSON,
+                       rule=likeness_rule(), reason="It is the actor, with consent.")  # fmt: skip
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.APPROVE,
+                       rule=likeness_rule(), reason="Consent on file.")  # fmt: skip
+    version.refresh_from_db()
+    assert version.depicts_real_person and version.status == Status.PUBLISHED
+    page = client_for(None).get(version.model.get_absolute_url())
+    assert b"Depicts a real person" in page.content
+    # Its images turn out to be explicit: with the mark, that is a block.
+    run = version.check_runs.get(kind="nsfw")
+    run.result = {"level": NsfwLevel.X}
+    run.save()
+    assert pipeline.version_decide(version_id=version.pk) == "block"
+    version.refresh_from_db()
+    assert version.status == Status.BLOCKED and "depicts a real person" in version.hold_reason
