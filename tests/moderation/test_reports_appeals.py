@@ -247,3 +247,19 @@ def test_only_the_owner_can_appeal(alice, stranger, client_for):
     with pytest.raises(queue.Refused, match="Only the owner"):
         queue.appeal_create(action=action, appellant=stranger, statement="mine")
     assert not Appeal.objects.exists()
+
+
+def test_an_image_is_reported_from_its_model_page(client_for, stranger):
+    version = a_published_version()
+    image = version.images.get()
+    client = client_for(stranger)
+    page = client.get(version.model.get_absolute_url()).content.decode()
+    assert f"/report/?image={image.pk}" in page
+    client.post("/report/", {"image": image.pk, "rule": RuleCode.SEXUAL_CONTENT,
+                             "details": "Explicit, rated PG."})  # fmt: skip
+    report = Report.objects.get(reporter=stranger)
+    assert (report.image, report.version) == (image, version)
+    assert (
+        b"Report this image"
+        not in client_for(version.model.owner).get(version.model.get_absolute_url()).content
+    )
