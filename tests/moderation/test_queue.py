@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -19,26 +18,11 @@ from moderation import pipeline, queue
 from moderation.checks.findings import Finding, RuleCode, Severity
 from moderation.models import AppendOnly, CheckRun, ModerationAction, QueueItem, Rule
 from tests.conftest import needs_postgres
-from tests.factories import FileFactory, ImageFactory, UserFactory, VersionFactory
+from tests.factories import FileFactory, ImageFactory, VersionFactory
+from tests.moderation.conftest import make_moderator  # noqa: F401 - imported by other tests
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
-
-
-def make_moderator(name: str):
-    user = UserFactory(username=name, email=f"{name}@example.invalid")
-    user.groups.add(Group.objects.get(name="moderators"))
-    return user
-
-
-@pytest.fixture
-def alice(db):
-    return make_moderator("alice")
-
-
-@pytest.fixture
-def bob(db):
-    return make_moderator("bob")
 
 
 LIKENESS_HOLD = Finding(

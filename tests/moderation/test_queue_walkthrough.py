@@ -12,7 +12,8 @@ from moderation import queue, reports
 from moderation.checks.findings import RuleCode
 from moderation.models import ModerationAction, QueueItem, Rule
 from tests.factories import UserFactory, published_model
-from tests.moderation.test_queue import held_version, make_moderator
+from tests.moderation.conftest import make_moderator
+from tests.moderation.test_queue import held_version
 
 pytestmark = pytest.mark.django_db
 

@@ -12,20 +12,9 @@ from moderation import queue, reports
 from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Report, Rule
 from tests.factories import UserFactory, published_model
-from tests.moderation.test_queue import make_moderator
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
-
-
-@pytest.fixture
-def alice(db):
-    return make_moderator("alice")
-
-
-@pytest.fixture
-def bob(db):
-    return make_moderator("bob")
 
 
 def rule(code: str = RuleCode.LICENSE) -> Rule:

@@ -21,7 +21,7 @@ from moderation.models import (
     TakedownRequest,
 )
 from tests.factories import published_model
-from tests.moderation.test_queue import make_moderator
+from tests.moderation.conftest import make_moderator
 
 pytestmark = pytest.mark.django_db
 FACES = Path(__file__).parents[1] / "fixtures" / "faces"

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -27,6 +26,7 @@ from tests.factories import (
     VersionFactory,
     published_model,
 )
+from tests.moderation.conftest import make_moderator
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
@@ -40,12 +40,6 @@ BLOCK = Finding(RuleCode.LIKENESS, Severity.BLOCK, "A face looks like Someone.")
 
 
 # --- Content, checks and decisions, through the real services ----------------------------
-
-
-def make_moderator(name: str):
-    user = UserFactory(username=name)
-    user.groups.add(Group.objects.get(name="moderators"))
-    return user
 
 
 @pytest.fixture
