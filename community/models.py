@@ -42,3 +42,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.title}"
+
+
+class ApiKey(models.Model):
+    """A key for the API, shown once when made. Only its SHA-256 is kept: the key is 256
+    random bits, so a database dump cannot be turned back into a working key."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (including your own hidden content)"
+        DOWNLOAD = "download", "Download files"
+        UPLOAD = "upload", "Upload models"
+        MODERATE = "moderate", "Moderate (moderators only)"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)  # shown in the list, so people can tell keys apart
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"

@@ -8,4 +8,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("notifications/", views.notifications, name="notifications"),
+    path("api-keys/", views.api_keys, name="api_keys"),
 ]

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from community.api_keys import KeyRefused, api_key_create, api_key_revoke
 from community.forms import SignupForm
-from community.models import Notification
+from community.models import ApiKey, Notification
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -31,3 +32,39 @@ def notifications(request: HttpRequest) -> HttpResponse:
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         return redirect("notifications")
     return render(request, "community/notifications.html", {"notifications": mine[:100]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest) -> HttpResponse:
+    """Make, list and revoke API keys. A new key is shown on this response only."""
+    new_key = error = ""
+    if request.method == "POST" and "revoke" in request.POST:
+        revoke_id = request.POST.get("revoke", "")
+        if revoke_id.isdigit() and len(revoke_id) < 12:
+            api_key_revoke(user=request.user, key_id=int(revoke_id))
+        return redirect("api_keys")
+    if request.method == "POST":
+        days = request.POST.get("expires_in_days", "")
+        try:
+            _, new_key = api_key_create(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                scopes=request.POST.getlist("scopes"),
+                expires_in_days=int(days) if days.isdigit() and len(days) < 6 else None,
+            )
+        except KeyRefused as exc:
+            error = str(exc)
+    response = render(
+        request,
+        "community/api_keys.html",
+        {
+            "keys": ApiKey.objects.filter(user=request.user),
+            "scopes": ApiKey.Scope.choices,
+            "new_key": new_key,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+    response["Cache-Control"] = "no-store"  # the page may hold a key
+    return response

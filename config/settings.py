@@ -248,6 +248,12 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # The key first: DRF takes the first class's WWW-Authenticate, so a bad key is a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "community.api_auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 
 # --- Security: the production defaults; DEBUG relaxes only what local HTTP needs -------------

@@ -6,7 +6,8 @@ the same state machine and the same refusals as the pages. Anyone else gets 404.
     POST /api/moderation/items/<id>/claim | /release
     POST /api/moderation/items/<id>/act   {"kind", "rule", "reason", "level", "days", "image_ids"}
 
-Signed in with the site's session (and its CSRF token); API keys come with the public API.
+Signed in with the site's session (and its CSRF token), or with an API key that has the
+"moderate" scope (`Authorization: Bearer <key>`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from community.api_auth import KeyScope
 from moderation import queue
 from moderation.models import ModerationAction, QueueItem, Rule
 from moderation.permissions import is_moderator
 from moderation.queue_selectors import QueueFilters, item_page, open_items
 
 PAGE_SIZE = 50
+MODERATE_SCOPE = KeyScope.of("moderate")
 
 
 class IsModerator(BasePermission):
@@ -63,7 +66,7 @@ def _item_json(item: QueueItem) -> dict:
 
 
 @api_view(["GET"])
-@permission_classes([IsModerator])
+@permission_classes([IsModerator, MODERATE_SCOPE])
 def queue_list(request: Request) -> Response:
     filters = QueueFilters.from_query(request.query_params)
     page = Paginator(open_items(filters, request.user), PAGE_SIZE).get_page(
@@ -80,7 +83,7 @@ def queue_list(request: Request) -> Response:
 
 
 @api_view(["GET"])
-@permission_classes([IsModerator])
+@permission_classes([IsModerator, MODERATE_SCOPE])
 def item_detail(request: Request, pk: int) -> Response:
     page = item_page(pk)
     if page is None:
@@ -119,7 +122,7 @@ def _refused(exc: queue.Refused) -> Response:
 
 
 @api_view(["POST"])
-@permission_classes([IsModerator])
+@permission_classes([IsModerator, MODERATE_SCOPE])
 def item_claim(request: Request, pk: int) -> Response:
     try:
         queue.item_claim(item_id=pk, moderator=request.user)
@@ -129,7 +132,7 @@ def item_claim(request: Request, pk: int) -> Response:
 
 
 @api_view(["POST"])
-@permission_classes([IsModerator])
+@permission_classes([IsModerator, MODERATE_SCOPE])
 def item_release(request: Request, pk: int) -> Response:
     queue.item_release(item_id=pk, moderator=request.user)
     return Response({"released": True})
@@ -147,7 +150,7 @@ class ActSerializer(serializers.Serializer):
 
 
 @api_view(["POST"])
-@permission_classes([IsModerator])
+@permission_classes([IsModerator, MODERATE_SCOPE])
 def item_act(request: Request, pk: int) -> Response:
     given = ActSerializer(data=request.data)
     if not given.is_valid():

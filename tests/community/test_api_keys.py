@@ -1,0 +1,110 @@
+"""API keys (BAD_INPUTS rows 36 and 37): shown once, stored hashed, scoped, revocable,
+expiring; a wrong key is a 401 with a JSON error, never a login page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from community.api_keys import KeyRefused, api_key_check, api_key_create, hash_key
+from community.models import ApiKey
+from moderation.checks.findings import RuleCode
+from tests.moderation.conftest import make_moderator
+from tests.moderation.test_queue import held_version, item_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_is_shown_once_and_only_its_hash_is_stored(client_for, owner):
+    client = client_for(owner)
+    page = client.post("/accounts/api-keys/", {"name": "notebook", "scopes": ["read", "download"]})
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    key = ApiKey.objects.get(user=owner)
+    raw = page.context["new_key"]
+    assert raw.startswith("mh_") and len(raw) > 40 and raw.encode() in page.content
+    assert key.key_hash == hash_key(raw) and key.scopes == ["download", "read"]
+    # A dump of the database holds nothing that works as the key.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM community_apikey")
+        row = " ".join(str(value) for value in cursor.fetchone())
+    assert raw not in row and raw[10:30] not in row
+    again = client.get("/accounts/api-keys/")
+    assert raw.encode() not in again.content and key.prefix.encode() in again.content
+
+
+def test_keys_are_refused_without_a_name_scope_or_moderator_rights(owner):
+    for name, scopes, message in [
+        ("", ["read"], "Name the key"),
+        ("x", [], "Choose what the key may do"),
+        ("x", ["root"], "Choose what the key may do"),
+        ("x", ["moderate"], "Only moderators"),
+    ]:
+        with pytest.raises(KeyRefused, match=message):
+            api_key_create(user=owner, name=name, scopes=scopes)
+    assert not ApiKey.objects.exists()
+
+
+def _moderator_key(scopes=("moderate",), **kwargs):
+    moderator = make_moderator("keyholder")
+    key, raw = api_key_create(user=moderator, name="bot", scopes=list(scopes), **kwargs)
+    return moderator, key, raw
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"HTTP_AUTHORIZATION": "Bearer nonsense"},
+        {"HTTP_AUTHORIZATION": "Bearer mh_" + "A" * 43},
+        {"QUERY_STRING": "token=mh_" + "B" * 43},
+    ],
+)
+def test_a_malformed_or_unknown_key_is_a_401_with_a_json_error(credentials):
+    response = Client().get("/api/moderation/queue", **credentials)
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+    assert "error" in response.json() and "WWW-Authenticate" in response
+
+
+def test_revoked_and_expired_keys_stop_working(client_for):
+    moderator, key, raw = _moderator_key()
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert Client().get("/api/moderation/queue", **bearer).status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    expired = Client().get("/api/moderation/queue", **bearer)
+    assert expired.status_code == 401 and expired.json() == {"error": "This API key has expired."}
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=None)
+    client_for(moderator).post("/accounts/api-keys/", {"revoke": key.pk})
+    revoked = Client().get(f"/api/moderation/queue?token={raw}")
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]
+
+
+def test_a_key_works_through_the_moderation_api_only_with_its_scope():
+    version = held_version()
+    item = item_of(version)
+    _, _, moderate = _moderator_key()
+    claimed = Client().post(f"/api/moderation/items/{item.pk}/claim",
+                            HTTP_AUTHORIZATION=f"Bearer {moderate}")  # fmt: skip
+    assert claimed.status_code == 200  # no CSRF token needed: a key is not a cookie
+    acted = Client().post(
+        f"/api/moderation/items/{item.pk}/act",
+        {"kind": "approve", "rule": RuleCode.LIKENESS, "reason": "A look-alike."},
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {moderate}",
+    )  # fmt: skip
+    assert acted.status_code == 200
+    other = make_moderator("reader")
+    _, read_only = api_key_create(user=other, name="r", scopes=["read"])
+    refused = Client().get("/api/moderation/queue", HTTP_AUTHORIZATION=f"Bearer {read_only}")
+    assert refused.status_code == 403 and "moderate" in refused.json()["error"]
+
+
+def test_a_closed_account_keys_stop_working(owner):
+    _, raw = api_key_create(user=owner, name="k", scopes=["read"])
+    owner.is_active = False
+    owner.save()
+    with pytest.raises(Exception, match="closed"):
+        api_key_check(raw)
