@@ -2,6 +2,7 @@ from django.urls import path
 
 from models_hub import views
 from models_hub.api import uploads as upload_api
+from models_hub.api import v1
 
 app_name = "models_hub"
 urlpatterns = [
@@ -16,6 +17,12 @@ urlpatterns = [
     ),
     path("models/<int:pk>/versions/new/", views.version_upload, name="version_upload"),
     path("api/download/models/<int:version_id>", views.download, name="download"),
+    path("api/v1/model-versions/<int:version_id>", v1.version_detail, name="api_version"),
+    path(
+        "api/v1/model-versions/by-hash/<str:file_hash>",
+        v1.version_by_hash,
+        name="api_version_by_hash",
+    ),
     path("api/uploads", upload_api.create, name="upload_create"),
     path("api/uploads/<uuid:upload_id>", upload_api.detail, name="upload_detail"),
     path("api/uploads/<uuid:upload_id>/complete", upload_api.complete, name="upload_complete"),
