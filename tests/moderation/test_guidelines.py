@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 URL = "/guidelines/"
 SEEDED_CODES = [code.value for code in RuleCode]
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
-guidelines_migration = importlib.import_module("moderation.migrations.0004_moderators_and_guidelines")
+guidelines_migration = importlib.import_module(
+    "moderation.migrations.0004_moderators_and_guidelines"
+)
 
 
 def page(client, **params) -> str:

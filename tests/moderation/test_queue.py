@@ -16,10 +16,13 @@ from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
 from moderation import pipeline, queue
 from moderation.checks.findings import Finding, RuleCode, Severity
-from moderation.models import AppendOnly, CheckRun, ModerationAction, QueueItem, Rule
+from moderation.models import AppendOnly, ModerationAction, QueueItem, Rule
 from tests.conftest import needs_postgres
 from tests.factories import FileFactory, ImageFactory, VersionFactory
-from tests.moderation.conftest import make_moderator  # noqa: F401 - imported by other tests
+from tests.moderation.conftest import (
+    decide_with_finding,
+    make_moderator,  # noqa: F401 - imported by other tests
+)
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
@@ -39,14 +42,8 @@ def held_version(owner=None, finding: Finding = LIKENESS_HOLD) -> ModelVersion:
     version.model.owner.email = "creator@example.invalid"
     version.model.owner.save()
     FileFactory(version=version)
-    image = ImageFactory(version=version)
-    for kind in ("license", "text_likeness"):
-        CheckRun.objects.create(kind=kind, version=version, state="done")
-    CheckRun.objects.create(kind="nsfw", version=version, image=image, state="done",
-                            result={"level": NsfwLevel.PG})  # fmt: skip
-    CheckRun.objects.create(kind="likeness", version=version, image=image, state="done",
-                            findings=[finding.as_json()])  # fmt: skip
-    assert pipeline.version_decide(version_id=version.pk) in ("hold", "block")
+    ImageFactory(version=version)
+    assert decide_with_finding(version, finding) in ("hold", "block")
     version.refresh_from_db()
     return version
 

@@ -13,20 +13,19 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 
-from models_hub.choices import NsfwLevel, Status
+from models_hub.choices import Status
 from models_hub.models import Model, ModelVersion
-from moderation import pipeline, queue, selectors
+from moderation import queue, selectors
 from moderation.checks.findings import Finding, RuleCode, Severity
-from moderation.models import CheckRun, ModerationAction, QueueItem, Rule
+from moderation.models import ModerationAction, QueueItem, Rule
 from tests.factories import (
     FileFactory,
-    ImageFactory,
     ModelFactory,
     UserFactory,
     VersionFactory,
     published_model,
 )
-from tests.moderation.conftest import make_moderator
+from tests.moderation.conftest import decide_with_finding, make_moderator
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
@@ -68,25 +67,13 @@ def clock(monkeypatch):
     return set_to
 
 
-def checked(version: ModelVersion, finding: Finding) -> str:
-    """Let the checks pipeline decide `version` with `finding` from its likeness check."""
-    image = version.images.first() or ImageFactory(version=version)
-    for kind in ("license", "text_likeness"):
-        CheckRun.objects.create(kind=kind, version=version, state="done")
-    CheckRun.objects.create(kind="nsfw", version=version, image=image, state="done",
-                            result={"level": NsfwLevel.PG})  # fmt: skip
-    CheckRun.objects.create(kind="likeness", version=version, image=image, state="done",
-                            findings=[finding.as_json()])  # fmt: skip
-    return pipeline.version_decide(version_id=version.pk)
-
-
 def public_version(owner, finding: Finding = HOLD, **model_fields) -> ModelVersion:
     """A published version (a file, an image) that a later check held for staff (or
     blocked): it was public once."""
     model = published_model(owner=owner, name=MODEL_NAME, **model_fields)
     version = model.versions.get()
     ModelVersion.objects.filter(pk=version.pk).update(name=VERSION_NAME)
-    checked(version, finding)
+    decide_with_finding(version, finding)
     version.refresh_from_db()
     assert version.published_at is not None and version.status != Status.PUBLISHED
     return version
@@ -100,7 +87,7 @@ def never_published_version(owner) -> ModelVersion:
         published_at=None,
     )  # fmt: skip
     FileFactory(version=version)
-    assert checked(version, HOLD) == "hold"
+    assert decide_with_finding(version, HOLD) == "hold"
     return version
 
 
@@ -367,6 +354,6 @@ def test_the_removed_page_queries_do_not_grow(client, alice, creator):
     before = queries()
     for _ in range(4):
         version = VersionFactory(model=first.model, name="another")
-        checked(version, HOLD)
+        decide_with_finding(version, HOLD)
         decide(version, alice, Kind.UNPUBLISH)
     assert queries() == before <= 4
