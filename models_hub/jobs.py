@@ -9,6 +9,7 @@ message takes its row back, and a row that keeps killing its worker is given up 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 
 def _storage_errors() -> tuple[type[BaseException], ...]:
@@ -62,6 +65,9 @@ class JobRow:
     task: str = "job_task_id"
     changed: str = "job_updated_at"
     finished: str = ""  # a field dated when the job ends, if the row has one
+    # Jobs on the same row that cannot run once this one failed (a file that could not be
+    # hashed is never scanned): they fail with it, or its version would wait for ever.
+    blocks: tuple[JobRow, ...] = ()
 
     def claim(self, pk: int, task_id: str, **also) -> bool:
         """Move the row to RUNNING for this delivery; False when another delivery has it, the
@@ -112,7 +118,25 @@ class JobRow:
         if self.finished:
             updates[self.finished] = now
         unfinished = {f"{self.status}__in": [self.pending, self.running]}
-        return bool(self.model.objects.filter(pk=pk, **unfinished).update(**updates))
+        failed = bool(self.model.objects.filter(pk=pk, **unfinished).update(**updates))
+        for blocked in self.blocks:
+            blocked.fail(pk, f"Not done: {reason}")
+        return failed
+
+    def give_up(self, pk: int, reason: str) -> None:
+        """End the job as failed for good, and let the pipeline look at its version (it
+        holds it for staff)."""
+        log.warning("%s %s failed: %s", self.model.__name__, pk, reason)
+        self.fail(pk, reason)
+        self.decide_version(pk)
+
+    def decide_version(self, pk: int) -> None:
+        """Let the checks pipeline look at the row's version: it acts once all its work is
+        done, and asking again is harmless."""
+        from moderation import pipeline
+
+        for version_id in self.model.objects.filter(pk=pk).values_list("version_id", flat=True):
+            pipeline.version_decide(version_id=version_id)
 
     def stuck(self, queryset=None) -> list[int]:
         """Ids of the rows whose job no worker is doing, made PENDING again.
@@ -142,16 +166,19 @@ def backoff_seconds(retries: int) -> int:
     return 2 ** (retries + 1)
 
 
-def run_with_retries(task, job: Callable[[], None], give_up: Callable[[str], None]) -> None:
-    """Run a task's job; retry it with backoff on a transient error, and once the retries
-    are used up, give it up with the reason (the job's row then says ERROR, not RUNNING)."""
+def run_with_retries(task, job: JobRow, pk: int, work: Callable[[str], None]) -> None:
+    """Run `work(task_id)`, the job on row `pk`, for a task; retry it with backoff on a
+    transient error, and once the retries are used up, give the job up with the reason (its
+    row then says ERROR, not RUNNING). The task id goes with the claim: a redelivery or a
+    retry of the same message may take its RUNNING row back, another message may not."""
     try:
-        job()
+        work(task.request.id or "")
     except TRANSIENT_ERRORS as exc:
         if task.request.retries < task.max_retries:
             raise task.retry(exc=exc, countdown=backoff_seconds(task.request.retries)) from None
         _drop_broken_connections()
-        give_up(f"Gave up after {task.request.retries + 1} tries; the last: {describe_error(exc)}")
+        tries = task.request.retries + 1
+        job.give_up(pk, f"Gave up after {tries} tries; the last: {describe_error(exc)}")
 
 
 def _drop_broken_connections() -> None:

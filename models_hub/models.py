@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -328,6 +329,28 @@ class ModelFile(models.Model):
             "BLAKE3": self.blake3,
         }
         return {name: value.upper() for name, value in pairs.items() if value}
+
+
+@dataclass(frozen=True)
+class FilesState:
+    """Where a version's files stand, for the pipeline and for publishing alike."""
+
+    quarantined: bool  # a scan found code a loader would run: never published
+    processing: bool  # a hash or a scan still to run
+    unchecked: bool  # a hash or a scan ended as ERROR: staff must look first
+
+
+def files_state(files) -> FilesState:
+    """From already loaded (or prefetched) files: no query of its own."""
+    files = list(files)
+    unfinished = (JobStatus.PENDING, JobStatus.RUNNING, ScanResult.PENDING, ScanResult.RUNNING)
+    return FilesState(
+        quarantined=any(f.scan_result == ScanResult.DANGER for f in files),
+        processing=any(f.hash_status in unfinished or f.scan_result in unfinished for f in files),
+        unchecked=any(
+            f.hash_status == JobStatus.ERROR or f.scan_result == ScanResult.ERROR for f in files
+        ),
+    )
 
 
 class ResumableUpload(models.Model):

@@ -32,6 +32,7 @@ from models_hub.models import (
     ModelVersion,
     Tag,
     VersionParent,
+    files_state,
     gallery_thumbnail_key,
     new_gallery_image_key,
     new_model_file_key,
@@ -364,13 +365,14 @@ def _undo_storage(stored: list[str], sources: list) -> None:
 # --- Background processing (called by tasks; each step is safe to run twice) --------------
 
 
-HASH_JOB = JobRow(
-    ModelFile, "hash_status", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
-    message="hash_error", claimable=(JobStatus.PENDING, JobStatus.ERROR),
-)  # fmt: skip
 SCAN_JOB = JobRow(
     ModelFile, "scan_result", ScanResult.PENDING, ScanResult.RUNNING, ScanResult.ERROR,
     message="scan_message", claimable=(ScanResult.PENDING,),
+)  # fmt: skip
+HASH_JOB = JobRow(
+    ModelFile, "hash_status", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
+    message="hash_error", claimable=(JobStatus.PENDING, JobStatus.ERROR),
+    blocks=(SCAN_JOB,),  # the scan starts after the hash (it reuses verdicts by SHA256)
 )  # fmt: skip
 THUMBNAIL_JOB = JobRow(
     GalleryImage, "process_status", JobStatus.PENDING, JobStatus.RUNNING, JobStatus.ERROR,
@@ -383,25 +385,8 @@ def _start(job: JobRow, pk: int, task_id: str) -> bool:
         return True
     # Finished already, given up just now, or another delivery has it. The worker that
     # finished it may have died before the pipeline looked at the version: asking is harmless.
-    _decide_version_of(job, pk)
+    job.decide_version(pk)
     return False
-
-
-def _decide_version_of(job: JobRow, pk: int) -> None:
-    for version_id in job.model.objects.filter(pk=pk).values_list("version_id", flat=True):
-        version_decide(version_id)
-
-
-def _fail(job: JobRow, pk: int, message: str) -> None:
-    log.warning("%s %s failed: %s", job.model.__name__, pk, message)
-    job.fail(pk, message)
-    _decide_version_of(job, pk)
-
-
-def job_give_up(job: JobRow, pk: int, reason: str) -> None:
-    """Retries are used up for a transient error: end the job with the reason (the pipeline
-    then holds the version for staff) instead of leaving it RUNNING."""
-    _fail(job, pk, reason)
 
 
 def model_file_hash(*, file_id: int, task_id: str = "") -> None:
@@ -416,7 +401,7 @@ def model_file_hash(*, file_id: int, task_id: str = "") -> None:
         HASH_JOB.release(file_id, describe_error(exc))
         raise
     except Exception as exc:  # noqa: BLE001 - never leave the row RUNNING
-        _fail(HASH_JOB, file_id, f"Could not hash the file: {describe_error(exc)}")
+        HASH_JOB.give_up(file_id, f"Could not hash the file: {describe_error(exc)}")
         return
     for name in HASH_FIELDS:
         setattr(model_file, name, getattr(hashes, name))
@@ -503,10 +488,10 @@ def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
     try:
         thumbnail = make_thumbnail(io.BytesIO(original), max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
-        _fail(THUMBNAIL_JOB, image_id, str(exc))
+        THUMBNAIL_JOB.give_up(image_id, str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - the image's fault: trying again would not help
-        _fail(THUMBNAIL_JOB, image_id, f"Could not make a thumbnail: {describe_error(exc)}")
+        THUMBNAIL_JOB.give_up(image_id, f"Could not make a thumbnail: {describe_error(exc)}")
         return
     storage = image.thumbnail.storage
     # The key is ours (a fresh UUID) so that a write that fails part-way, a full disk, can
@@ -548,15 +533,12 @@ def version_publish(*, version: ModelVersion, allow_unchecked: bool = False) -> 
     Refused while a file is quarantined (never, for anyone), not yet hashed or scanned, or
     could not be checked; staff who looked at an unchecked file pass `allow_unchecked`.
     """
-    files = version.files.all()
-    if files.filter(scan_result=ScanResult.DANGER).exists():
+    files = files_state(version.files.all())
+    if files.quarantined:
         raise ValidationError("A quarantined file can never be published.")
-    if (
-        files.exclude(hash_status=JobStatus.DONE).exists()
-        or files.filter(scan_result__in=[ScanResult.PENDING, ScanResult.RUNNING]).exists()
-    ):
+    if files.processing:
         raise ValidationError("Its files are still being processed; try again when they are done.")
-    if not allow_unchecked and files.filter(scan_result=ScanResult.ERROR).exists():
+    if files.unchecked and not allow_unchecked:
         raise ValidationError("A file could not be checked; staff must look at it first.")
     now = timezone.now()
     version.status = Status.PUBLISHED

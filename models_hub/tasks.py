@@ -13,10 +13,6 @@ from models_hub.jobs import run_with_retries
 log = logging.getLogger(__name__)
 
 
-# The task id goes with the claim: a redelivery of the same message (its worker died) may
-# take a RUNNING row back, another message may not.
-
-
 # A transient error (the database or storage had a moment) is retried with backoff; once the
 # retries are used up the row ends as ERROR with the reason, so the pipeline holds it.
 
@@ -25,8 +21,9 @@ log = logging.getLogger(__name__)
 def hash_model_file(self, file_id: int) -> None:
     run_with_retries(
         self,
-        lambda: services.model_file_hash(file_id=file_id, task_id=self.request.id or ""),
-        give_up=lambda reason: services.job_give_up(services.HASH_JOB, file_id, reason),
+        services.HASH_JOB,
+        file_id,
+        lambda task_id: services.model_file_hash(file_id=file_id, task_id=task_id),
     )
 
 
@@ -34,8 +31,9 @@ def hash_model_file(self, file_id: int) -> None:
 def process_gallery_image(self, image_id: int) -> None:
     run_with_retries(
         self,
-        lambda: services.gallery_image_process(image_id=image_id, task_id=self.request.id or ""),
-        give_up=lambda reason: services.job_give_up(services.THUMBNAIL_JOB, image_id, reason),
+        services.THUMBNAIL_JOB,
+        image_id,
+        lambda task_id: services.gallery_image_process(image_id=image_id, task_id=task_id),
     )
 
 
@@ -43,8 +41,9 @@ def process_gallery_image(self, image_id: int) -> None:
 def scan_model_file(self, file_id: int) -> None:
     run_with_retries(
         self,
-        lambda: services.model_file_scan(file_id=file_id, task_id=self.request.id or ""),
-        give_up=lambda reason: services.job_give_up(services.SCAN_JOB, file_id, reason),
+        services.SCAN_JOB,
+        file_id,
+        lambda task_id: services.model_file_scan(file_id=file_id, task_id=task_id),
     )
 
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from models_hub.choices import JobStatus, NsfwLevel, ScanResult, Status
-from models_hub.models import GalleryImage, ModelVersion
+from models_hub.models import GalleryImage, ModelVersion, files_state
 from moderation.checks.findings import Finding, Level, RuleCode, Severity
 from moderation.models import CheckRun, QueueItem, Rule
 
@@ -48,12 +48,10 @@ class Outcome:
 
 
 def _is_finished(version: ModelVersion, runs: list[CheckRun]) -> bool:
-    files = version.files.all()
-    if any(f.scan_result == ScanResult.DANGER for f in files):
+    files = files_state(version.files.all())
+    if files.quarantined:
         return True  # a quarantined file blocks whatever the rest says
-    if any(f.hash_status not in (JobStatus.DONE, JobStatus.ERROR) for f in files):
-        return False
-    if any(f.scan_result in (ScanResult.PENDING, ScanResult.RUNNING) for f in files):
+    if files.processing:
         return False
     if any(
         i.process_status in (JobStatus.PENDING, JobStatus.RUNNING) for i in version.images.all()

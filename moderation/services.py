@@ -73,22 +73,12 @@ def _decide(version_id: int) -> None:
     pipeline.version_decide(version_id=version_id)
 
 
-def _decide_version_of(run_id: int) -> None:
-    for version_id in CheckRun.objects.filter(pk=run_id).values_list("version_id", flat=True):
-        _decide(version_id)
-
-
-def _fail(run_id: int, message: str) -> None:
-    CHECK_JOB.fail(run_id, message)
-    _decide_version_of(run_id)
-
-
 def check_run_execute(*, run_id: int, task_id: str = "") -> None:
     """Run one check and store what it found, then let the pipeline decide."""
     if not CHECK_JOB.claim(run_id, task_id, started_at=timezone.now()):
         # Finished already, given up just now, or another delivery has it. The worker that
         # finished it may have died before the pipeline looked: asking again is harmless.
-        _decide_version_of(run_id)
+        CHECK_JOB.decide_version(run_id)
         return
     run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
     check, checker_version = CHECKERS[run.kind]
@@ -96,14 +86,14 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
     try:
         findings, result = check(run)
     except ImageRejected as exc:
-        _fail(run.pk, f"The image could not be read: {exc}")
+        CHECK_JOB.give_up(run.pk, f"The image could not be read: {exc}")
         return
     except TRANSIENT_ERRORS as exc:
         CHECK_JOB.release(run.pk, describe_error(exc))
         raise
     except Exception as exc:  # noqa: BLE001 - a check that crashes on an input is not clean
         log.exception("Check %s of run %s failed", run.kind, run.pk)
-        _fail(run.pk, f"The check failed: {describe_error(exc)}")
+        CHECK_JOB.give_up(run.pk, f"The check failed: {describe_error(exc)}")
         return
     run.findings = [finding.as_json() for finding in findings]
     run.result = result
@@ -117,11 +107,6 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
                        "finished_at", "duration_ms", "updated_at"]
     )  # fmt: skip
     _decide(run.version_id)
-
-
-def check_run_give_up(*, run_id: int, reason: str) -> None:
-    """Retries are used up for a transient error: record it so that the pipeline holds."""
-    _fail(run_id, f"Could not be checked: {reason}")
 
 
 def stuck_check_runs() -> list[int]:

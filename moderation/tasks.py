@@ -30,8 +30,9 @@ QUEUE_OF_CHECK = {
 def run_check(self, run_id: int) -> None:
     run_with_retries(
         self,
-        lambda: services.check_run_execute(run_id=run_id, task_id=self.request.id or ""),
-        give_up=lambda reason: services.check_run_give_up(run_id=run_id, reason=reason),
+        services.CHECK_JOB,
+        run_id,
+        lambda task_id: services.check_run_execute(run_id=run_id, task_id=task_id),
     )
 
 

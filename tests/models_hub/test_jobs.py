@@ -177,3 +177,20 @@ def test_the_sweeper_leaves_a_given_up_job_alone(settings):
     image = ImageFactory(version=_waiting_version(), process_status=JobStatus.ERROR)
     assert image.pk not in services.stuck_jobs()[2]
     assert GalleryImage.objects.get(pk=image.pk).process_status == JobStatus.ERROR
+
+
+def test_a_pickle_whose_hash_is_given_up_is_not_left_waiting_for_its_scan(retries_run_inline):
+    version = _waiting_version()
+    row = FileFactory(version=version, format=FileFormat.PICKLETENSOR, sha256="",
+                      hash_status=JobStatus.PENDING, scan_result=ScanResult.PENDING)  # fmt: skip
+    # The row says stored; the storage has nothing: hashing is retried, then given up.
+    tasks.hash_model_file.apply((row.pk,))
+    row.refresh_from_db()
+    assert (row.hash_status, row.scan_result) == (JobStatus.ERROR, ScanResult.ERROR)
+    assert row.scan_message.startswith("Not done: Gave up after 6 tries")
+    version.refresh_from_db()
+    assert version.decision == "hold" and "could not be checked" in version.hold_reason
+    # Staff who looked at it may still publish it.
+    services.version_publish(version=version, allow_unchecked=True)
+    version.refresh_from_db()
+    assert version.status == Status.PUBLISHED
