@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from community.api_keys import KeyRefused, api_key_create, api_key_revoke
 from community.forms import SignupForm
 from community.models import ApiKey, Notification
+from models_hub.params import parse_count, parse_id
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -40,18 +41,16 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     """Make, list and revoke API keys. A new key is shown on this response only."""
     new_key = error = ""
     if request.method == "POST" and "revoke" in request.POST:
-        revoke_id = request.POST.get("revoke", "")
-        if revoke_id.isdigit() and len(revoke_id) < 12:
-            api_key_revoke(user=request.user, key_id=int(revoke_id))
+        if revoke_id := parse_id(request.POST.get("revoke")):
+            api_key_revoke(user=request.user, key_id=revoke_id)
         return redirect("api_keys")
     if request.method == "POST":
-        days = request.POST.get("expires_in_days", "")
         try:
             _, new_key = api_key_create(
                 user=request.user,
                 name=request.POST.get("name", ""),
                 scopes=request.POST.getlist("scopes"),
-                expires_in_days=int(days) if days.isdigit() and len(days) < 6 else None,
+                expires_in_days=parse_count(request.POST.get("expires_in_days")),
             )
         except KeyRefused as exc:
             error = str(exc)

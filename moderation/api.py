@@ -139,9 +139,29 @@ def item_release(request: Request, pk: int) -> Response:
 
 
 class ActSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ModerationAction.Kind.choices)
-    rule = serializers.SlugRelatedField(slug_field="code", queryset=Rule.objects.all())
-    reason = serializers.CharField(max_length=5000, trim_whitespace=True)
+    """A moderator's decision as sent by the item page's form or by a tool: one reading of
+    it for both (the service then checks what the item allows)."""
+
+    kind = serializers.ChoiceField(
+        choices=ModerationAction.Kind.choices,
+        error_messages={"invalid_choice": "Choose an action.", "required": "Choose an action."},
+    )
+    rule = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Rule.objects.all(),
+        error_messages={
+            "does_not_exist": "Choose the rule this decision enforces.",
+            "required": "Choose the rule this decision enforces.",
+        },
+    )
+    reason = serializers.CharField(
+        max_length=5000,
+        trim_whitespace=True,
+        error_messages={
+            "blank": "Give a reason: the owner is shown it.",
+            "required": "Give a reason: the owner is shown it.",
+        },
+    )
     level = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=63)
     days = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=365)
     image_ids = serializers.ListField(

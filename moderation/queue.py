@@ -144,7 +144,7 @@ def item_act(
     if not claim_is_live(item, moderator):
         raise Refused("Claim the item first: another moderator may be working on it.")
     if kind not in allowed_actions(item):
-        raise Refused(f"“{Kind(kind).label}” is not an action for this item.")
+        raise Refused(f"“{dict(Kind.choices).get(kind, kind)}” is not an action for this item.")
     reason = (reason or "").strip()
     if not reason:
         raise Refused("Give a reason: the owner is shown it.")

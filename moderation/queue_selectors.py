@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from models_hub.params import parse_count
 from moderation.models import (
     Appeal,
     ModerationAction,
@@ -17,6 +18,8 @@ from moderation.models import (
     Report,
     Rule,
 )
+
+MAX_FILTER_NUMBER = 100_000  # hours: past ten years, a timedelta gains nothing
 
 
 @dataclass
@@ -30,8 +33,8 @@ class QueueFilters:
     @classmethod
     def from_query(cls, query) -> QueueFilters:
         def number(name: str) -> int | None:
-            value = query.get(name, "")
-            return int(value) if value.isdigit() and len(value) < 7 else None
+            value = parse_count(query.get(name))
+            return value if value is not None and value <= MAX_FILTER_NUMBER else None
 
         source = query.get("source", "")
         return cls(

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from models_hub.models import GalleryImage
 from moderation import queue
+from moderation.api import ActSerializer
 from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule, TakedownPhoto
 from moderation.permissions import moderator_required
 from moderation.queue_selectors import QueueFilters, item_page, open_items, queue_health
@@ -77,33 +78,24 @@ def item_release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @moderator_required
 def item_act(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = Rule.objects.filter(code=request.POST.get("rule", "")).first()
-    level = _small_number(request.POST.get("level", ""))
+    given = ActSerializer(data=request.POST)
     try:
-        if rule is None:
-            raise queue.Refused("Choose the rule this decision enforces.")
+        if not given.is_valid():
+            raise queue.Refused(" ".join(str(errors[0]) for errors in given.errors.values()))
+        data = given.validated_data
         queue.item_act(
-            item_id=pk,
-            moderator=request.user,
-            kind=request.POST.get("kind", ""),
-            rule=rule,
-            reason=request.POST.get("reason", ""),
-            level=level,
-            days=_small_number(request.POST.get("days", "")),
-            image_ids=[n for n in map(_small_number, request.POST.getlist("image_ids")) if n],
-        )
+            item_id=pk, moderator=request.user, kind=data["kind"], rule=data["rule"],
+            reason=data["reason"], level=data.get("level"), days=data.get("days"),
+            image_ids=data.get("image_ids", []),
+        )  # fmt: skip
     except queue.Refused as exc:
         messages.error(request, str(exc))
         return redirect("moderation:item", pk=pk)
-    if request.POST.get("kind") in queue.SIDE_ACTIONS:
+    if data["kind"] in queue.SIDE_ACTIONS:
         messages.success(request, "Done. The item stays open for its decision.")
         return redirect("moderation:item", pk=pk)
     messages.success(request, "Done. The owner has been told.")
     return redirect("moderation:queue")
-
-
-def _small_number(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 @require_GET

@@ -94,7 +94,7 @@ def parse_a1111_parameters(text: str) -> dict[str, object]:
         if not name:
             continue
         value = value.strip().strip('"')
-        if name in {"steps", "seed", "clipSkip"} and value.isdigit():
+        if name in {"steps", "seed", "clipSkip"} and value.isascii() and value.isdigit():
             params[name] = int(value)
         elif name in {"cfgScale", "denoisingStrength"}:
             try:

@@ -108,3 +108,14 @@ def test_a_closed_account_keys_stop_working(owner):
     owner.save()
     with pytest.raises(Exception, match="closed"):
         api_key_check(raw)
+
+
+def test_odd_numbers_on_the_key_page_are_ignored_or_refused_not_a_500(client_for, owner):
+    client = client_for(owner)
+    assert client.post("/accounts/api-keys/", {"revoke": "²"}).status_code == 302
+    made = client.post("/accounts/api-keys/",
+                       {"name": "k", "scopes": ["read"], "expires_in_days": "²"})  # fmt: skip
+    assert made.status_code == 200 and ApiKey.objects.get().expires_at is None
+    form = {"name": "k", "scopes": ["read"], "expires_in_days": "99999"}
+    too_long = client.post("/accounts/api-keys/", form)
+    assert too_long.status_code == 400 and b"1 to 3650 days" in too_long.content

@@ -322,3 +322,10 @@ def test_make_thumbnail_rejects_gif():
     data = _save(Image.new("P", (8, 8)), "GIF")
     with pytest.raises(ImageRejected):
         make_thumbnail(io.BytesIO(data), max_pixels=MAX_PIXELS)
+
+
+def test_digits_from_other_scripts_in_the_settings_are_not_numbers():
+    # "²" is a digit to str.isdigit() but not to int(): kept as text, never a crash.
+    params = parse_a1111_parameters("a cat\nSteps: 20, Seed: ², CFG scale: 7, Clip skip: ١٢")
+    assert params["steps"] == 20 and params["cfgScale"] == 7.0
+    assert params["seed"] == "²" and params["clipSkip"] == "١٢"

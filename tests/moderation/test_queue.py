@@ -491,3 +491,20 @@ def test_a_version_marked_as_a_real_person_is_labelled_and_blocked_once_explicit
     assert pipeline.version_decide(version_id=version.pk) == "block"
     version.refresh_from_db()
     assert version.status == Status.BLOCKED and "depicts a real person" in version.hold_reason
+
+
+def test_odd_numbers_and_unknown_actions_are_refused_not_a_500(alice, client_for):
+    item = item_of(held_version())
+    client = client_for(alice)
+    for query in ("priority=²", "older_than=²", f"older_than={10**30}", "priority=-1"):
+        assert client.get(f"/moderation/?{query}").status_code == 200, query
+    client.post(f"/moderation/items/{item.pk}/claim")
+    for form, message in [
+        ({"kind": "nope", "rule": RuleCode.LIKENESS, "reason": "x"}, b"Choose an action"),
+        ({"kind": "suspend", "rule": RuleCode.LIKENESS, "reason": "x", "days": "²"},
+         b"valid integer"),
+        ({"kind": "approve", "rule": "nope", "reason": "x"}, b"Choose the rule"),
+    ]:  # fmt: skip
+        response = client.post(f"/moderation/items/{item.pk}/act", form, follow=True)
+        assert response.status_code == 200 and message in response.content, form
+    assert QueueItem.objects.get(pk=item.pk).state == "open"
