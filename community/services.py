@@ -20,12 +20,13 @@ def notify(*, user: User, title: str, body: str, url: str = "") -> Notification:
     if user.email:
         link = f"\n\n{settings.SITE_URL}{url}" if url else ""
         transaction.on_commit(
-            lambda: _send(user.email, f"[{settings.SITE_NAME}] {title}", body + link)
+            lambda: send_email(user.email, f"[{settings.SITE_NAME}] {title}", body + link)
         )
     return notification
 
 
-def _send(address: str, subject: str, text: str) -> None:
+def send_email(address: str, subject: str, text: str) -> None:
+    """Send one e-mail; a mail server that is down is logged, never raised to the caller."""
     try:
         send_mail(subject, text, None, [address])
     except OSError:

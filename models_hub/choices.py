@@ -39,6 +39,16 @@ class NsfwLevel(models.IntegerChoices):
         return [cls.PG, cls.PG13, cls.R, cls.X, cls.XXX]
 
     @classmethod
+    def combine(cls, levels) -> int:
+        """A version's level from its images': their OR, hidden (BLOCKED) ones left out;
+        0 when no image counts."""
+        combined = 0
+        for level in levels:
+            if level != cls.BLOCKED:
+                combined |= level
+        return combined
+
+    @classmethod
     def labels_for(cls, mask: int) -> list[str]:
         return [level.label for level in cls if mask & level]
 

@@ -221,6 +221,9 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.model.name} {self.name}"
 
+    def get_absolute_url(self) -> str:
+        return f"{self.model.get_absolute_url()}?version={self.pk}"
+
 
 class VersionParent(models.Model):
     """A model this version was merged from or fine-tuned on: on this hub, or named outside it."""
@@ -419,6 +422,9 @@ class GalleryImage(models.Model):
         max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
     )
     process_error = models.TextField(blank=True)
+    # A moderator's rating (BLOCKED hides the image): it wins over the NSFW check's, and the
+    # pipeline, running again, keeps it.
+    staff_nsfw_level = models.PositiveSmallIntegerField(null=True, blank=True)
     job_updated_at = models.DateTimeField(default=timezone.now)
     job_task_id = models.CharField(max_length=64, blank=True)
     job_attempts = models.PositiveSmallIntegerField(default=0)

@@ -42,7 +42,8 @@ class ModelQuerySet(_NsfwLevelMixin, models.QuerySet):
     def visible_to(self, user: User | AnonymousUser) -> ModelQuerySet:
         if _is_staff(user):
             return self.all()
-        public = Q(status=Status.PUBLISHED)
+        # A banned member's account is closed: nothing of theirs is public any more.
+        public = Q(status=Status.PUBLISHED, owner__is_active=True)
         if user.is_authenticated:
             return self.filter(public | (Q(owner=user) & ~Q(status=Status.DELETED)))
         return self.filter(public)
@@ -57,7 +58,9 @@ def _version_visibility(user: User | AnonymousUser, prefix: str = "") -> Q | Non
     def q(**lookups: object) -> Q:
         return Q(**{prefix + key: value for key, value in lookups.items()})
 
-    public = q(status=Status.PUBLISHED, model__status=Status.PUBLISHED)
+    public = q(
+        status=Status.PUBLISHED, model__status=Status.PUBLISHED, model__owner__is_active=True
+    )
     if user.is_authenticated:
         own = q(model__owner=user) & ~q(status=Status.DELETED) & ~q(model__status=Status.DELETED)
         return public | own

@@ -217,7 +217,7 @@ def _handle_upload(request: HttpRequest, form: UploadForm, *, template: str) -> 
                 for field, messages in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, messages)
             else:
-                url = version.model.get_absolute_url() + f"?version={version.pk}"
+                url = version.get_absolute_url()
                 if _wants_json(request):
                     return JsonResponse(
                         {"modelId": version.model_id, "versionId": version.pk, "url": url},

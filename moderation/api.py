@@ -24,9 +24,8 @@ from community.api_auth import KeyScope
 from moderation import queue
 from moderation.models import ModerationAction, QueueItem, Rule
 from moderation.permissions import is_moderator
-from moderation.queue_selectors import QueueFilters, item_page, open_items
+from moderation.queue_selectors import QUEUE_PAGE_SIZE, QueueFilters, item_page, open_items
 
-PAGE_SIZE = 50
 MODERATE_SCOPE = KeyScope.of("moderate")
 
 
@@ -35,6 +34,16 @@ class IsModerator(BasePermission):
         if not is_moderator(request.user):
             raise NotFound  # 404, as the pages: nobody else learns these exist
         return True
+
+
+def moderator_endpoint(methods: list[str]):
+    """A DRF view for moderators only (404 to anyone else), signed in or with a key that
+    has the moderate scope."""
+
+    def wrap(view):
+        return api_view(methods)(permission_classes([IsModerator, MODERATE_SCOPE])(view))
+
+    return wrap
 
 
 def _item_json(item: QueueItem) -> dict:
@@ -65,11 +74,10 @@ def _item_json(item: QueueItem) -> dict:
     }
 
 
-@api_view(["GET"])
-@permission_classes([IsModerator, MODERATE_SCOPE])
+@moderator_endpoint(["GET"])
 def queue_list(request: Request) -> Response:
     filters = QueueFilters.from_query(request.query_params)
-    page = Paginator(open_items(filters, request.user), PAGE_SIZE).get_page(
+    page = Paginator(open_items(filters, request.user), QUEUE_PAGE_SIZE).get_page(
         request.query_params.get("page")
     )
     return Response(
@@ -82,8 +90,7 @@ def queue_list(request: Request) -> Response:
     )
 
 
-@api_view(["GET"])
-@permission_classes([IsModerator, MODERATE_SCOPE])
+@moderator_endpoint(["GET"])
 def item_detail(request: Request, pk: int) -> Response:
     page = item_page(pk)
     if page is None:
@@ -121,8 +128,7 @@ def _refused(exc: queue.Refused) -> Response:
     return Response({"error": str(exc)}, status=409)
 
 
-@api_view(["POST"])
-@permission_classes([IsModerator, MODERATE_SCOPE])
+@moderator_endpoint(["POST"])
 def item_claim(request: Request, pk: int) -> Response:
     try:
         queue.item_claim(item_id=pk, moderator=request.user)
@@ -131,8 +137,7 @@ def item_claim(request: Request, pk: int) -> Response:
     return Response({"claimed": True})
 
 
-@api_view(["POST"])
-@permission_classes([IsModerator, MODERATE_SCOPE])
+@moderator_endpoint(["POST"])
 def item_release(request: Request, pk: int) -> Response:
     queue.item_release(item_id=pk, moderator=request.user)
     return Response({"released": True})
@@ -169,8 +174,7 @@ class ActSerializer(serializers.Serializer):
     )
 
 
-@api_view(["POST"])
-@permission_classes([IsModerator, MODERATE_SCOPE])
+@moderator_endpoint(["POST"])
 def item_act(request: Request, pk: int) -> Response:
     given = ActSerializer(data=request.data)
     if not given.is_valid():

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from models_hub.models import GalleryImage, ModelVersion
@@ -67,8 +68,11 @@ def report(request: HttpRequest) -> HttpResponse:
 
 def _back(request: HttpRequest) -> str:
     back = request.GET.get("back") or request.POST.get("back") or ""
-    # Only a path on this site: never an open redirect.
-    return back if back.startswith("/") and not back.startswith("//") else ""
+    # Only an address on this site: never an open redirect.
+    safe = url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return back if safe else ""
 
 
 @login_required
@@ -81,7 +85,7 @@ def appeal(request: HttpRequest, action_id: int) -> HttpResponse:
         owner=request.user,
     )
     existing = Appeal.objects.filter(action=action).first()
-    if request.method == "POST" and existing is None:
+    if request.method == "POST":
         try:
             queue.appeal_create(
                 action=action, appellant=request.user, statement=request.POST.get("statement", "")

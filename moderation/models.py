@@ -180,7 +180,6 @@ class QueueItem(models.Model):
     )
     reason = models.TextField()
     findings = models.JSONField(default=list, blank=True)
-    report_count = models.PositiveIntegerField(default=0)
     # An appeal goes to a different moderator than the one who made the decision.
     excluded_moderator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -282,6 +281,7 @@ class ModerationAction(models.Model):
         DISMISS = "dismiss", "Dismiss"
         ACCEPT = "accept", "Accept the takedown request"
         REJECT = "reject", "Reject the takedown request"
+        OVERTURN = "overturn", "Overturn the decision under appeal"
         # Side actions: they act on the owner or on some images, and leave the item open.
         RATE_IMAGES = "rate_images", "Rate the selected images"
         MARK_REAL_PERSON = "mark_real_person", "Mark as depicting a real person"
@@ -327,6 +327,18 @@ class ModerationAction(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("Moderation actions cannot be deleted.")
+
+
+# Actions that leave the item open: they act on the owner or on some images.
+SIDE_ACTIONS = (
+    ModerationAction.Kind.RATE_IMAGES,
+    ModerationAction.Kind.MARK_REAL_PERSON,
+    ModerationAction.Kind.SUSPEND,
+    ModerationAction.Kind.BAN,
+)
+# Actions that leave a version's status as it was (the removal notice, the owner's notice
+# and the transparency page's "removed" all ask this one question).
+KEEP_STATUS = (*SIDE_ACTIONS, ModerationAction.Kind.DISMISS, ModerationAction.Kind.REJECT)
 
 
 class Appeal(models.Model):

@@ -99,21 +99,24 @@ def _file_findings(version: ModelVersion) -> list[Finding]:
     return findings
 
 
-def _image_levels(runs: list[CheckRun]) -> dict[int, int]:
-    return {
+def _image_levels(version: ModelVersion, runs: list[CheckRun]) -> dict[int, int]:
+    """Each image's level: a moderator's rating where there is one, else its NSFW check's."""
+    levels = {
         run.image_id: int(run.result.get("level") or Level.PG)
         for run in runs
         if run.kind == CheckRun.Kind.NSFW and run.state == JobStatus.DONE
     }
+    for image in version.images.all():
+        if image.staff_nsfw_level is not None:
+            levels[image.pk] = image.staff_nsfw_level
+    return levels
 
 
 def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
     """The decision from the findings of every check, with the rules that combine them."""
     findings = _file_findings(version)
-    levels = _image_levels(runs)
-    version_level = 0
-    for level in levels.values():
-        version_level |= level
+    levels = _image_levels(version, runs)
+    version_level = NsfwLevel.combine(levels.values())
     explicit = Level.R | Level.X | Level.XXX
     for run in runs:
         if run.state == JobStatus.ERROR:
@@ -292,7 +295,7 @@ def _tell_owner(version: ModelVersion, outcome: Outcome) -> None:
         title=title,
         body="\n".join([intro, "", *lines, "", "A moderator will look at it; you will be told "
                          "the decision, and you can appeal it."]),
-        url=version.model.get_absolute_url() + f"?version={version.pk}",
+        url=version.get_absolute_url(),
     )  # fmt: skip
 
 

@@ -23,15 +23,14 @@ from django.utils import timezone
 
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
-from models_hub.models import GalleryImage, Model, ModelVersion
+from models_hub.models import GalleryImage, ModelVersion
 from moderation import pipeline, takedowns
 from moderation.checks.findings import RuleCode
-from moderation.models import Appeal, ModerationAction, QueueItem, Rule
+from moderation.models import SIDE_ACTIONS, Appeal, ModerationAction, QueueItem, Rule
 from moderation.permissions import is_moderator
 
 Kind = ModerationAction.Kind
-RATINGS = [NsfwLevel.PG, NsfwLevel.PG13, NsfwLevel.R, NsfwLevel.X, NsfwLevel.XXX]
-SIDE_ACTIONS = (Kind.RATE_IMAGES, Kind.MARK_REAL_PERSON, Kind.SUSPEND, Kind.BAN)
+RATINGS = NsfwLevel.viewable()
 SUSPENSION_DAYS = (1, 7, 30)
 
 
@@ -64,6 +63,9 @@ def allowed_actions(item: QueueItem) -> list[str]:
         actions = [Kind.APPROVE, Kind.APPROVE_AS, Kind.REQUEST_CHANGES, Kind.UNPUBLISH, Kind.BLOCK]
         if item.source != QueueItem.Source.CHECK:
             actions.append(Kind.DISMISS)
+    if item.source == QueueItem.Source.APPEAL:
+        # Undo the decision under appeal, whatever it was (a suspension, a rating, a block).
+        actions.append(Kind.OVERTURN)
     if item.version_id is not None:
         actions += [Kind.RATE_IMAGES, Kind.MARK_REAL_PERSON]
     if item.version_id is not None or item.target_user_id is not None:
@@ -129,6 +131,11 @@ def item_act(
 ) -> ModerationAction:
     """Decide an item: change the content, log the action, close the item, tell the owner.
     Side actions (rate some images, suspend or ban the uploader) leave the item open."""
+    # The version is locked before the item, in the order the pipeline locks them (the
+    # version, then its queue item), so that the two never wait on each other.
+    version_id = QueueItem.objects.filter(pk=item_id).values_list("version_id", flat=True).first()
+    if version_id is not None:
+        ModelVersion.objects.select_for_update().filter(pk=version_id).exists()
     item = (
         QueueItem.objects.select_for_update(of=("self",))
         .select_related("version__model__owner", "target_user")
@@ -152,6 +159,8 @@ def item_act(
         raise Refused("Choose the rating to approve it with.")
     if kind in SIDE_ACTIONS:
         details = _side_action(kind, item, owner, moderator, level, days, image_ids)
+    elif kind == Kind.OVERTURN:
+        details = _overturn(item, reason)
     elif kind in (Kind.ACCEPT, Kind.REJECT):
         details = takedowns.settle(item, accept=kind == Kind.ACCEPT, reason=reason)
         if kind == Kind.ACCEPT and version:
@@ -196,7 +205,7 @@ def _apply(kind: str, item: QueueItem, version: ModelVersion, reason: str, level
     if kind in (Kind.APPROVE, Kind.APPROVE_AS):
         if kind == Kind.APPROVE_AS:
             version.nsfw_level = level
-            GalleryImage.objects.filter(version=version).update(nsfw_level=level)
+            _rate(version.images.exclude(nsfw_level=NsfwLevel.BLOCKED), level)  # hidden stay so
             details["level"] = level
         version.decision = "publish"
         version.hold_reason = ""
@@ -234,13 +243,10 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
         chosen = sorted(images.values_list("pk", flat=True))
         if not chosen:
             raise Refused("Select the images to rate.")
-        images.update(nsfw_level=level)
-        version = ModelVersion.objects.select_for_update().get(pk=item.version_id)
-        shown = version.images.exclude(nsfw_level=NsfwLevel.BLOCKED)
-        version.nsfw_level = 0
-        for image_level in shown.values_list("nsfw_level", flat=True):
-            version.nsfw_level |= image_level
-        version.nsfw_level = version.nsfw_level or NsfwLevel.PG
+        _rate(images, level)
+        version = ModelVersion.objects.get(pk=item.version_id)
+        levels = version.images.values_list("nsfw_level", flat=True)
+        version.nsfw_level = NsfwLevel.combine(levels) or NsfwLevel.PG
         version.save(update_fields=["nsfw_level"])
         model_refresh_derived(model=version.model)
         return {"images": chosen, "level": level}
@@ -257,13 +263,44 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
         owner.suspended_until = timezone.now() + timedelta(days=days)
         owner.save(update_fields=["suspended_until"])
         return {"days": days, "until": owner.suspended_until.isoformat()}
-    # A ban: no more signing in, and nothing of theirs stays public.
+    # A ban: no more signing in, and the visibility querysets hide everything of a closed
+    # account (lifting the ban shows it again as it was).
     owner.is_active = False
     owner.save(update_fields=["is_active"])
-    public = Model.objects.filter(owner=owner, status=Status.PUBLISHED)
-    hidden = sorted(public.values_list("pk", flat=True))
-    public.update(status=Status.UNPUBLISHED)
-    return {"models_unpublished": hidden}
+    return {}
+
+
+def _rate(images, level: int) -> None:
+    """A moderator's rating of some images: kept as the pipeline's input, shown at once."""
+    images.update(staff_nsfw_level=level, nsfw_level=level)
+
+
+def _overturn(item: QueueItem, reason: str) -> dict:
+    """Undo the decision an appeal is about."""
+    appeal = Appeal.objects.select_related("action__owner").filter(item=item).first()
+    if appeal is None:
+        raise Refused("Only an appeal can be overturned.")
+    appealed = appeal.action
+    details = {"overturned": appealed.pk}
+    version_id = appealed.version_id
+    if appealed.kind == Kind.SUSPEND:
+        type(appealed.owner).objects.filter(pk=appealed.owner_id).update(suspended_until=None)
+    elif appealed.kind == Kind.BAN:
+        type(appealed.owner).objects.filter(pk=appealed.owner_id).update(is_active=True)
+    elif appealed.kind == Kind.MARK_REAL_PERSON:
+        ModelVersion.objects.filter(pk=version_id).update(depicts_real_person=False)
+    elif appealed.kind in (Kind.RATE_IMAGES, Kind.APPROVE_AS):
+        images = GalleryImage.objects.filter(version_id=version_id)
+        if appealed.kind == Kind.RATE_IMAGES:
+            images = images.filter(pk__in=appealed.details.get("images", []))
+        images.update(staff_nsfw_level=None)
+    elif item.version is not None:  # a block, an unpublishing, a request for changes
+        details.update(_apply(Kind.APPROVE, item, item.version, reason, None))
+        version_id = None  # published: nothing left for the pipeline to redo
+    if version_id is not None:
+        # The check's own ratings and findings take over again.
+        transaction.on_commit(lambda: pipeline.version_decide(version_id=version_id))
+    return details
 
 
 def _finding_key(finding: dict) -> str:
@@ -276,7 +313,6 @@ OWNER_TITLES = {
     Kind.REQUEST_CHANGES: "Changes requested: {name}",
     Kind.UNPUBLISH: "Unpublished: {name}",
     Kind.BLOCK: "Blocked: {name}",
-    Kind.DISMISS: "Report dismissed: {name}",
     Kind.ACCEPT: "Taken down after a request: {name}",
     Kind.MARK_REAL_PERSON: "Marked as depicting a real person: {name}",
     Kind.SUSPEND: "Your account is suspended",
@@ -308,7 +344,7 @@ def _tell_owner(owner, action: ModerationAction) -> None:
         body += (
             f"\n\nIf you think this is wrong, you can appeal once: {settings.SITE_URL}{appeal_url}"
         )
-    url = version.model.get_absolute_url() + f"?version={version.pk}" if version else ""
+    url = version.get_absolute_url() if version else ""
     notify(user=owner, title=OWNER_TITLES[action.kind].format(name=name), body=body, url=url)
 
 
@@ -361,6 +397,8 @@ def _tell_appellant(appeal: Appeal, action: ModerationAction) -> None:
     name = f"{version.model.name} {version.name}" if version else "your account"
     if appeal.outcome == Appeal.Outcome.UPHELD:
         title, verdict = f"Appeal refused: {name}", "The decision stands."
+    elif action.kind == Kind.OVERTURN:
+        title, verdict = f"Appeal accepted: {name}", "The decision was withdrawn."
     else:
         title = f"Appeal accepted: {name}"
         verdict = f"The decision was changed: {action.get_kind_display().lower()}."
@@ -368,7 +406,7 @@ def _tell_appellant(appeal: Appeal, action: ModerationAction) -> None:
         f"Another moderator read your appeal. {verdict}\n"
         f"Rule: {action.rule.title}\nReason: {action.reason}"
     )
-    url = version.model.get_absolute_url() + f"?version={version.pk}" if version else ""
+    url = version.get_absolute_url() if version else ""
     notify(user=appeal.appellant, title=title, body=body, url=url)
 
 

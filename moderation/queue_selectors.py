@@ -13,12 +13,12 @@ from models_hub.params import parse_count
 from moderation.models import (
     Appeal,
     ModerationAction,
-    ProtectedPhoto,
     QueueItem,
     Report,
     Rule,
 )
 
+QUEUE_PAGE_SIZE = 50
 MAX_FILTER_NUMBER = 100_000  # hours: past ten years, a timedelta gains nothing
 
 
@@ -48,8 +48,10 @@ class QueueFilters:
 
 def open_items(filters: QueueFilters, moderator) -> QuerySet[QueueItem]:
     """Open items, most urgent first, then oldest first."""
-    items = QueueItem.objects.filter(state=QueueItem.State.OPEN).select_related(
-        "rule", "claimed_by", "version__model__owner", "target_user"
+    items = (
+        QueueItem.objects.filter(state=QueueItem.State.OPEN)
+        .select_related("rule", "claimed_by", "version__model__owner", "target_user")
+        .annotate(report_count=Count("reports"))
     )
     if filters.source:
         items = items.filter(source=filters.source)
@@ -98,7 +100,6 @@ class ItemPage:
     item: QueueItem
     images: list
     findings: list[dict]
-    photos: dict[int, ProtectedPhoto] = field(default_factory=dict)
     history: list[ModerationAction] = field(default_factory=list)
     other_items: list[QueueItem] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
@@ -109,9 +110,10 @@ class ItemPage:
 
 def item_page(item_id: int) -> ItemPage | None:
     item = (
-        QueueItem.objects.select_related(
+        QueueItem.objects.annotate(report_count=Count("reports"))
+        .select_related(
             "rule", "claimed_by", "version__model__owner", "version__model__license",
-            "version__base_model",
+            "version__base_model", "target_user",
         )
         .filter(pk=item_id)
         .first()
@@ -119,16 +121,10 @@ def item_page(item_id: int) -> ItemPage | None:
     if item is None:
         return None
     version = item.version
-    photo_ids = {
-        f.get("evidence", {}).get("reference_photo_id")
-        for f in item.findings
-        if f.get("evidence", {}).get("reference_photo_id")
-    }
     page = ItemPage(
         item=item,
         images=list(version.images.all()) if version else [],
         findings=item.findings,
-        photos=ProtectedPhoto.objects.in_bulk(photo_ids) if photo_ids else {},
         rules=list(Rule.objects.all()),
         reports=list(item.reports.select_related("reporter", "rule", "image")),
         takedowns=list(item.takedowns.prefetch_related("photos")),

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from models_hub.models import GalleryImage, ModelVersion
@@ -32,11 +31,10 @@ def report_create(
     if image is not None:
         version = image.version
     if version is not None:
-        if not ModelVersion.objects.visible_to(reporter).filter(pk=version.pk).exists():
+        visible = ModelVersion.objects.visible_to(reporter).filter(pk=version.pk)
+        owner_id = visible.values_list("model__owner_id", flat=True).first()
+        if owner_id is None:
             raise Refused("There is nothing to report there.")
-        owner_id = ModelVersion.objects.filter(pk=version.pk).values_list(
-            "model__owner_id", flat=True
-        )[0]
         if owner_id == reporter.pk:
             raise Refused("You cannot report your own upload.")
     elif user is None:
@@ -55,9 +53,7 @@ def report_create(
             reporter=reporter, rule=rule, details=details.strip()[:2000], image=image,
             item=item, **target,
         )  # fmt: skip
-        QueueItem.objects.filter(pk=item.pk).update(report_count=F("report_count") + 1)
-        item.refresh_from_db(fields=["report_count"])
-        if item.report_count >= ESCALATE_AT and item.priority > QueueItem.Priority.HIGH:
+        if item.priority > QueueItem.Priority.HIGH and item.reports.count() >= ESCALATE_AT:
             QueueItem.objects.filter(pk=item.pk).update(priority=QueueItem.Priority.HIGH)
     return report
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from models_hub.choices import JobStatus, Status
 from models_hub.models import ModelVersion
 from moderation.checks.findings import Severity
-from moderation.models import CheckRun, ModerationAction, Rule
+from moderation.models import KEEP_STATUS, CheckRun, ModerationAction, Rule
 
 
 @dataclass
@@ -137,10 +137,12 @@ KIND_LABELS = {
     "dismiss": ("Dismissed (nothing changed)", "却下（変更なし）"),
     "accept": ("Takedown requests accepted", "削除申し立てを受理"),
     "reject": ("Takedown requests rejected", "削除申し立てを却下"),
+    "overturn": ("Decisions overturned on appeal", "異議申し立てにより撤回"),
+    "rate_images": ("Images rated or hidden", "画像のレーティング変更・非表示"),
+    "mark_real_person": ("Marked as depicting a real person", "実在の人物として表示"),
+    "suspend": ("Uploaders suspended", "投稿者の一時停止"),
+    "ban": ("Uploaders banned", "投稿者の利用停止"),
 }
-# Decisions that leave the content as it was: a dismissed report or appeal, a rejected
-# takedown request.
-UNCHANGED_KINDS = ("dismiss", "reject")
 
 
 @dataclass
@@ -247,12 +249,13 @@ def removal_notice(
     the model's most recently removed version. One query.
 
     A version counts as removed while the latest decision about it is a block or an
-    unpublishing and the version is still blocked or unpublished. Decisions that change
-    nothing (UNCHANGED_KINDS) do not count: a dismissed appeal leaves the removal standing.
+    unpublishing and the version is still blocked or unpublished. Decisions that leave the
+    status as it was (KEEP_STATUS: dismissals, rejections, side actions such as a
+    suspension) do not count: a dismissed appeal leaves the removal standing.
     Only content that was public once: drafts, versions in review, deleted ones,
     never-published ones, those of a deleted model, and versions the checks blocked without
     a moderator's decision all give None (a plain 404)."""
-    decisions = ModerationAction.objects.exclude(kind__in=UNCHANGED_KINDS)
+    decisions = ModerationAction.objects.exclude(kind__in=KEEP_STATUS)
     latest = (
         decisions.filter(version=OuterRef("version")).order_by("-created_at", "-id").values("pk")
     )

@@ -121,8 +121,9 @@ class PhotoRejected(ValueError):
     """A reference photo that cannot be used; the message says why, for a person."""
 
 
-def protected_photo_add(*, person: ProtectedPerson, stream) -> ProtectedPhoto:
-    """Store a reference photo with its face embedding. It must show exactly one face."""
+def protected_photo_add(*, person: ProtectedPerson, stream, rescan: bool = True) -> ProtectedPhoto:
+    """Store a reference photo with its face embedding. It must show exactly one face.
+    Adding several photos at once: pass rescan=False and call registry_changed once."""
     try:
         picture = open_checked_image(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
@@ -137,7 +138,8 @@ def protected_photo_add(*, person: ProtectedPerson, stream) -> ProtectedPhoto:
     photo = ProtectedPhoto(person=person, embedding=list(found[0].embedding))
     photo.image.save("reference.jpg", ContentFile(out.getvalue()), save=False)
     photo.save()
-    registry_changed(person=person)
+    if rescan:
+        registry_changed(person=person)
     return photo
 
 

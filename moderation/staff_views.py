@@ -14,14 +14,22 @@ from moderation import queue
 from moderation.api import ActSerializer
 from moderation.models import ModerationAction, ProtectedPhoto, QueueItem, Rule, TakedownPhoto
 from moderation.permissions import moderator_required
-from moderation.queue_selectors import QueueFilters, item_page, open_items, queue_health
+from moderation.queue_selectors import (
+    QUEUE_PAGE_SIZE,
+    QueueFilters,
+    item_page,
+    open_items,
+    queue_health,
+)
 
 
 @require_GET
 @moderator_required
 def queue_list(request: HttpRequest) -> HttpResponse:
     filters = QueueFilters.from_query(request.GET)
-    page = Paginator(open_items(filters, request.user), 50).get_page(request.GET.get("page"))
+    page = Paginator(open_items(filters, request.user), QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "moderation/queue.html",

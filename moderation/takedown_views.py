@@ -31,7 +31,7 @@ def takedown(request: HttpRequest) -> HttpResponse:
                 kind=data.get("kind", ""),
                 name=data.get("name", ""),
                 aliases=data.get("aliases", ""),
-                contact_email=_email(data.get("contact_email", "")),
+                contact_email=data.get("contact_email", ""),
                 statement=data.get("statement", ""),
                 consent=data.get("consent") == "on",
                 work=data.get("work", ""),
@@ -49,17 +49,3 @@ def takedown(request: HttpRequest) -> HttpResponse:
             return render(request, "moderation/takedown.html", context, status=400)
         return render(request, "moderation/takedown_received.html", {"sent": sent})
     return render(request, "moderation/takedown.html", context)
-
-
-def _email(raw: str) -> str:
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
-    address = raw.strip()[:254]
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise takedowns.RequestRejected(
-            "Give an e-mail address where we can write to you."
-        ) from None
-    return address

@@ -13,11 +13,13 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from community.services import send_email
 from models_hub.formats.images import ImageRejected, open_checked_image
 from models_hub.models import ModelVersion
 from moderation import services
@@ -71,6 +73,11 @@ def takedown_submit(
         raise TooManyRequests
     if kind not in TakedownRequest.Kind.values:
         raise RequestRejected("Choose what the request is about.")
+    contact_email = contact_email.strip()[:254]
+    try:
+        validate_email(contact_email)
+    except ValidationError:
+        raise RequestRejected("Give an e-mail address where we can write to you.") from None
     if not consent:
         raise RequestRejected(
             "Confirm the statement: that you are the person or the rights holder (or act for "
@@ -174,17 +181,15 @@ def _protect(request: TakedownRequest) -> ProtectedPerson:
     person = ProtectedPerson.objects.create(
         name=request.name, aliases=request.aliases, note=f"Takedown request {request.pk}"
     )
-    usable = 0
     for photo in request.photos.all():
         try:
             with photo.image.open("rb") as stream:
-                services.protected_photo_add(person=person, stream=stream)
-            usable += 1
+                services.protected_photo_add(person=person, stream=stream, rescan=False)
         except services.PhotoRejected as exc:
             log.info("Takedown %s photo %s not used: %s", request.pk, photo.pk, exc)
-    if not usable:
-        # The name still protects; the rescan looks for it in texts and prompts.
-        services.registry_changed(person=person)
+    # One rescan for the person, their photos and names together (the name protects even
+    # when no photo could be used).
+    services.registry_changed(person=person)
     return person
 
 
@@ -209,8 +214,4 @@ def _outcome_text(request: TakedownRequest, reason: str) -> str:
 
 
 def _write_to(request: TakedownRequest, text: str) -> None:
-    try:
-        send_mail(f"[{settings.SITE_NAME}] Your takedown request", text, None,
-                  [request.contact_email])  # fmt: skip
-    except OSError:
-        log.exception("Could not e-mail the requester of takedown %s", request.pk)
+    send_email(request.contact_email, f"[{settings.SITE_NAME}] Your takedown request", text)

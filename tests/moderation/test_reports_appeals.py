@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.db.models import Count
 
 from community.models import Notification
 from models_hub.choices import Status
+from models_hub.models import Model
 from moderation import queue, reports
 from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Report, Rule
@@ -30,14 +32,15 @@ def test_reports_about_one_version_merge_into_one_item_with_a_count():
     for n in range(3):
         reports.report_create(reporter=UserFactory(), rule=rule(), details=f"copy {n}",
                               version=version)  # fmt: skip
-    item = QueueItem.objects.get(source="report", version=version, state="open")
+    counted = QueueItem.objects.annotate(report_count=Count("reports"))
+    item = counted.get(source="report", version=version, state="open")
     assert item.report_count == 3 and item.reports.count() == 3
     assert item.priority == QueueItem.Priority.NORMAL
     version.refresh_from_db()
     assert version.status == Status.PUBLISHED, "a report never removes anything by itself"
     for _ in range(2):
         reports.report_create(reporter=UserFactory(), rule=rule(), version=version)
-    item.refresh_from_db()
+    item = counted.get(pk=item.pk)
     assert item.report_count == 5 and item.priority == QueueItem.Priority.HIGH
 
 
@@ -137,7 +140,10 @@ def test_a_ban_closes_the_account_and_hides_its_models(alice, stranger, client_f
                             rule=rule(RuleCode.SPAM), reason="A spam farm.")  # fmt: skip
     owner.refresh_from_db()
     assert not owner.is_active
-    assert action.details == {"models_unpublished": [version.model_id]}
+    # Hidden by the visibility querysets, not rewritten: lifting the ban shows it as it was.
+    assert action.details == {}
+    assert Model.objects.get(pk=version.model_id).status == Status.PUBLISHED
+    assert not Model.objects.visible_to(stranger).filter(pk=version.model_id).exists()
     assert client_for(None).get(version.model.get_absolute_url()).status_code in (404, 410)
 
 
@@ -252,3 +258,84 @@ def test_an_image_is_reported_from_its_model_page(client_for, stranger):
         b"Report this image"
         not in client_for(version.model.owner).get(version.model.get_absolute_url()).content
     )
+
+
+def test_a_moderators_image_ratings_survive_the_pipeline_running_again(alice, stranger):
+    from models_hub.choices import NsfwLevel
+    from moderation import pipeline
+    from tests.factories import ImageFactory
+    from tests.moderation.conftest import decide_with_finding
+    from tests.moderation.test_queue import LIKENESS_HOLD
+
+    version = a_published_version()
+    hidden = ImageFactory(version=version)
+    decide_with_finding(version, LIKENESS_HOLD)  # held: a check item is open
+    item = QueueItem.objects.get(version=version, source="check", state="open")
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.RATE_IMAGES,
+                   rule=rule(RuleCode.SEXUAL_CONTENT), reason="Explicit.",
+                   level=NsfwLevel.BLOCKED, image_ids=[hidden.pk])  # fmt: skip
+    pipeline.version_decide(version_id=version.pk)
+    hidden.refresh_from_db()
+    assert hidden.nsfw_level == NsfwLevel.BLOCKED, "the pipeline must not undo a hide"
+    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.APPROVE_AS,
+                   rule=rule(RuleCode.SEXUAL_CONTENT), reason="Suggestive.",
+                   level=NsfwLevel.PG13)  # fmt: skip
+    hidden.refresh_from_db()
+    version.refresh_from_db()
+    assert hidden.nsfw_level == NsfwLevel.BLOCKED, "approving with a rating keeps it hidden"
+    assert version.nsfw_level == NsfwLevel.PG13 and version.status == Status.PUBLISHED
+    pipeline.version_decide(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.nsfw_level == NsfwLevel.PG13
+
+
+def test_an_appealed_suspension_can_be_overturned(alice, bob, stranger):
+    target = UserFactory(username="maybe_spammer")
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SPAM), user=target)
+    item = QueueItem.objects.get(source="report", target_user=target)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    action = queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.SUSPEND,
+                            rule=rule(RuleCode.SPAM), reason="Spam links.", days=7)  # fmt: skip
+    appeal = queue.appeal_create(action=action, appellant=target, statement="They were mine.")
+    assert Kind.OVERTURN in queue.allowed_actions(appeal.item)
+    queue.item_claim(item_id=appeal.item_id, moderator=bob)
+    queue.item_act(item_id=appeal.item_id, moderator=bob, kind=Kind.OVERTURN,
+                   rule=rule(RuleCode.SPAM), reason="Links to the member's own site.")  # fmt: skip
+    target.refresh_from_db()
+    appeal.refresh_from_db()
+    assert not target.is_suspended and appeal.outcome == "overturned"
+    told = Notification.objects.filter(user=target, title__startswith="Appeal accepted")
+    assert told.exists() and "withdrawn" in told.get().body
+
+
+def test_a_side_action_after_a_removal_keeps_the_public_removal_notice(alice, bob, client):
+    version, action = _blocked_by(alice)
+    appeal = queue.appeal_create(action=action, appellant=version.model.owner, statement="no")
+    queue.item_claim(item_id=appeal.item_id, moderator=bob)
+    queue.item_act(item_id=appeal.item_id, moderator=bob, kind=Kind.SUSPEND, rule=rule(),
+                   reason="Repeated copies.", days=1)  # fmt: skip
+    queue.item_act(item_id=appeal.item_id, moderator=bob, kind=Kind.DISMISS, rule=rule(),
+                   reason="The copy is plain.")  # fmt: skip
+    removed = client.get(version.get_absolute_url())
+    assert removed.status_code == 410
+
+
+def test_accepting_a_takedown_with_several_photos_rescans_once(
+    monkeypatch, client, alice, django_capture_on_commit_callbacks
+):
+    from moderation import tasks as moderation_tasks
+    from moderation.models import TakedownRequest
+    from tests.moderation.test_takedowns import likeness_form, photo
+
+    rescans = []
+    monkeypatch.setattr(moderation_tasks, "enqueue_registry_rescan", rescans.append)
+    client.post("/takedown/", likeness_form(photos=[photo(), photo("obama2.jpg")]))
+    request = TakedownRequest.objects.get()
+    queue.item_claim(item_id=request.item_id, moderator=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=request.item_id, moderator=alice, kind=Kind.ACCEPT,
+                       rule=rule(RuleCode.LIKENESS), reason="Verified.")  # fmt: skip
+    request.refresh_from_db()
+    assert request.person.photos.count() == 2
+    assert rescans == [request.person_id]
