@@ -98,6 +98,15 @@ class JobRow:
             return False
         return True
 
+    def start(self, pk: int, task_id: str, **also) -> bool:
+        """Claim the row for this delivery (see claim). When that is refused (finished
+        already, given up just now, or another delivery has it), the worker that finished it
+        may have died before the pipeline looked at the version: asking again is harmless."""
+        if self.claim(pk, task_id, **also):
+            return True
+        self.decide_version(pk)
+        return False
+
     def release(self, pk: int, reason: str) -> None:
         """After a transient error: that attempt does not count against the input, and the
         row says it will be tried again. Best effort: when the database is what failed, the
@@ -157,8 +166,15 @@ class JobRow:
         rows.filter(pk__in=abandoned, **{self.status: self.running}).update(
             **{self.status: self.pending, self.changed: now, self.task: ""}
         )
-        lost = rows.filter(**{self.status: self.pending, f"{self.changed}__lt": pending_before})
-        return sorted({*abandoned, *lost.values_list("pk", flat=True)})
+        lost = list(
+            rows.filter(
+                **{self.status: self.pending, f"{self.changed}__lt": pending_before}
+            ).values_list("pk", flat=True)
+        )
+        # Dated as sent now: a backlog that is merely slow is sent again once per
+        # HUB_SWEEP_PENDING_AFTER, not on every sweep.
+        rows.filter(pk__in=lost, **{self.status: self.pending}).update(**{self.changed: now})
+        return sorted({*abandoned, *lost})
 
 
 def backoff_seconds(retries: int) -> int:

@@ -268,11 +268,12 @@ class ModelFile(models.Model):
     is_primary = models.BooleanField(default=False)
 
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    autov1 = models.CharField(max_length=8, blank=True)
+    # Every hash is indexed: tools look files up by any of them (/by-hash/, parents).
+    autov1 = models.CharField(max_length=8, blank=True, db_index=True)
     autov2 = models.CharField(max_length=10, blank=True, db_index=True)
-    autov3 = models.CharField(max_length=64, blank=True)
-    crc32 = models.CharField(max_length=8, blank=True)
-    blake3 = models.CharField(max_length=64, blank=True)
+    autov3 = models.CharField(max_length=64, blank=True, db_index=True)
+    crc32 = models.CharField(max_length=8, blank=True, db_index=True)
+    blake3 = models.CharField(max_length=64, blank=True, db_index=True)
     hash_status = models.CharField(
         max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
     )

@@ -225,3 +225,30 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         visible_parent_ids=visible_parent_ids,
         is_owner=is_owner,
     )
+
+
+# Which hash columns a digest can be, by its length (Civitai's definitions): asking only
+# those keeps each lookup on an index.
+_HASH_COLUMNS_BY_LENGTH = {
+    8: ("autov1", "crc32"),
+    10: ("autov2",),
+    64: ("sha256", "autov3", "blake3"),
+}
+
+
+def versions_by_file_hash(digest: str, user) -> QuerySet[ModelVersion]:
+    """The versions `user` may see that hold a file with this hash (AutoV1, AutoV2, AutoV3,
+    SHA256, CRC32 or BLAKE3, any case), newest first; none for a digest of another length."""
+    digest = digest.strip().lower()
+    columns = _HASH_COLUMNS_BY_LENGTH.get(len(digest), ())
+    if not columns or not all(c in "0123456789abcdef" for c in digest):
+        return ModelVersion.objects.none()
+    match = Q()
+    for column in columns:
+        match |= Q(**{f"files__{column}": digest})
+    return (
+        ModelVersion.objects.visible_to(user)
+        .filter(match)
+        .distinct()
+        .order_by("-published_at", "-id")
+    )

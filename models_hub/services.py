@@ -380,18 +380,9 @@ THUMBNAIL_JOB = JobRow(
 )  # fmt: skip
 
 
-def _start(job: JobRow, pk: int, task_id: str) -> bool:
-    if job.claim(pk, task_id):
-        return True
-    # Finished already, given up just now, or another delivery has it. The worker that
-    # finished it may have died before the pipeline looked at the version: asking is harmless.
-    job.decide_version(pk)
-    return False
-
-
 def model_file_hash(*, file_id: int, task_id: str = "") -> None:
     """Hash a stored model file in one pass, then publish its version if it was waiting."""
-    if not _start(HASH_JOB, file_id, task_id):
+    if not HASH_JOB.start(file_id, task_id):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     try:
@@ -420,7 +411,7 @@ def model_file_hash(*, file_id: int, task_id: str = "") -> None:
 
 def model_file_scan(*, file_id: int, task_id: str = "") -> None:
     """Scan a pickle-bearing file (our scanner and picklescan); quarantine it on Danger."""
-    if not _start(SCAN_JOB, file_id, task_id):
+    if not SCAN_JOB.start(file_id, task_id):
         return
     model_file = ModelFile.objects.get(pk=file_id)
     same_content = (
@@ -476,7 +467,7 @@ def model_file_scan(*, file_id: int, task_id: str = "") -> None:
 
 def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
     """Make the WebP thumbnail of a gallery image, then publish its version if it was waiting."""
-    if not _start(THUMBNAIL_JOB, image_id, task_id):
+    if not THUMBNAIL_JOB.start(image_id, task_id):
         return
     image = GalleryImage.objects.get(pk=image_id)
     try:

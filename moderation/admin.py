@@ -63,12 +63,12 @@ class ProtectedPersonAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         upload = form.cleaned_data.get("reference_photo")
-        if not upload:
-            services.registry_changed(person=obj)  # names may have changed
-        else:
+        # One rescan for the names (they may have changed) and the photo, if it is taken.
+        services.registry_changed(person=obj)
+        if upload:
             upload.seek(0)
             try:
-                services.protected_photo_add(person=obj, stream=upload)
+                services.protected_photo_add(person=obj, stream=upload, rescan=False)
             except services.PhotoRejected as exc:
                 messages.error(request, f"The photo was not added: {exc}")
             else:

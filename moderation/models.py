@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from models_hub.choices import JobStatus
-from moderation.checks.findings import Finding, Severity
+from moderation.checks.findings import Finding
 
 
 class Rule(models.Model):
@@ -96,11 +96,6 @@ class CheckRun(models.Model):
     @property
     def finding_objects(self) -> list[Finding]:
         return [Finding.from_json(data) for data in self.findings]
-
-    @property
-    def worst_severity(self) -> Severity | None:
-        found = self.finding_objects
-        return max((f.severity for f in found), key=lambda s: s.rank) if found else None
 
 
 def protected_photo_key(instance: ProtectedPhoto, filename: str) -> str:

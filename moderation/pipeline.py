@@ -150,9 +150,7 @@ def evaluate(version: ModelVersion, runs: list[CheckRun]) -> Outcome:
     findings = [
         Finding(f.rule, Severity.INFO, f.message, f.score, {**f.evidence, "reviewed": True})
         # A quarantined file stays blocked whatever anyone decided.
-        if f.severity != Severity.INFO
-        and f.rule != RuleCode.MALWARE
-        and f"{f.rule}|{f.message}" in reviewed
+        if f.severity != Severity.INFO and f.rule != RuleCode.MALWARE and f.key in reviewed
         else f
         for f in findings
     ]

@@ -25,7 +25,7 @@ from community.services import notify
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
 from moderation import pipeline, takedowns
-from moderation.checks.findings import RuleCode
+from moderation.checks.findings import Finding, RuleCode
 from moderation.models import SIDE_ACTIONS, Appeal, ModerationAction, QueueItem, Rule
 from moderation.permissions import is_moderator
 
@@ -199,7 +199,7 @@ def _apply(kind: str, item: QueueItem, version: ModelVersion, reason: str, level
     # Whatever staff decided, the findings they decided on do not hold the version again
     # when the pipeline re-runs (a late check, a registry rescan); new findings do.
     version.staff_reviewed = sorted(
-        {*version.staff_reviewed, *(_finding_key(f) for f in item.findings)}
+        {*version.staff_reviewed, *(Finding.from_json(f).key for f in item.findings)}
     )
     version.save(update_fields=["staff_reviewed"])
     if kind in (Kind.APPROVE, Kind.APPROVE_AS):
@@ -301,10 +301,6 @@ def _overturn(item: QueueItem, reason: str) -> dict:
         # The check's own ratings and findings take over again.
         transaction.on_commit(lambda: pipeline.version_decide(version_id=version_id))
     return details
-
-
-def _finding_key(finding: dict) -> str:
-    return f"{finding.get('rule')}|{finding.get('message')}"
 
 
 OWNER_TITLES = {

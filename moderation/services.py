@@ -12,11 +12,13 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageOps
 
 from models_hub.choices import JobStatus
 from models_hub.formats.images import ImageRejected, open_checked_image
 from models_hub.jobs import TRANSIENT_ERRORS, JobRow, describe_error
 from models_hub.models import ModelVersion
+from moderation import pipeline
 from moderation.checks import faces, image_checks, license, nudity
 from moderation.checks.findings import Finding
 from moderation.models import CheckRun, ProtectedPerson, ProtectedPhoto
@@ -67,18 +69,9 @@ def checks_create_for_version(*, version: ModelVersion) -> list[int]:
     )
 
 
-def _decide(version_id: int) -> None:
-    from moderation import pipeline
-
-    pipeline.version_decide(version_id=version_id)
-
-
 def check_run_execute(*, run_id: int, task_id: str = "") -> None:
     """Run one check and store what it found, then let the pipeline decide."""
-    if not CHECK_JOB.claim(run_id, task_id, started_at=timezone.now()):
-        # Finished already, given up just now, or another delivery has it. The worker that
-        # finished it may have died before the pipeline looked: asking again is harmless.
-        CHECK_JOB.decide_version(run_id)
+    if not CHECK_JOB.start(run_id, task_id, started_at=timezone.now()):
         return
     run = CheckRun.objects.select_related("version__model", "image").get(pk=run_id)
     check, checker_version = CHECKERS[run.kind]
@@ -106,7 +99,7 @@ def check_run_execute(*, run_id: int, task_id: str = "") -> None:
         update_fields=["findings", "result", "state", "error", "checker_version",
                        "finished_at", "duration_ms", "updated_at"]
     )  # fmt: skip
-    _decide(run.version_id)
+    pipeline.version_decide(version_id=run.version_id)
 
 
 def stuck_check_runs() -> list[int]:
@@ -117,6 +110,13 @@ def stuck_check_runs() -> list[int]:
 # --- The protected-person registry ----------------------------------------------------------
 
 
+def reference_picture(stream) -> Image.Image:
+    """A reference photo, checked and upright: a phone portrait is stored sideways with an
+    orientation tag, and dlib finds no face lying on its side. Raises ImageRejected."""
+    picture = open_checked_image(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+    return ImageOps.exif_transpose(picture).convert("RGB")
+
+
 class PhotoRejected(ValueError):
     """A reference photo that cannot be used; the message says why, for a person."""
 
@@ -125,7 +125,7 @@ def protected_photo_add(*, person: ProtectedPerson, stream, rescan: bool = True)
     """Store a reference photo with its face embedding. It must show exactly one face.
     Adding several photos at once: pass rescan=False and call registry_changed once."""
     try:
-        picture = open_checked_image(stream, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+        picture = reference_picture(stream)
     except ImageRejected as exc:
         raise PhotoRejected(str(exc)) from None
     found = faces.find_faces(picture)
@@ -134,7 +134,7 @@ def protected_photo_add(*, person: ProtectedPerson, stream, rescan: bool = True)
             f"A reference photo must show exactly one face; this one shows {len(found)}."
         )
     out = io.BytesIO()
-    picture.convert("RGB").save(out, "JPEG", quality=90)
+    picture.save(out, "JPEG", quality=90)
     photo = ProtectedPhoto(person=person, embedding=list(found[0].embedding))
     photo.image.save("reference.jpg", ContentFile(out.getvalue()), save=False)
     photo.save()
@@ -195,14 +195,19 @@ def registry_rescan_batch(
         {run.version_id for run, new in zip(runs, found, strict=True) if _add_findings(run, new)}
     )
     for version_id in touched:
-        _decide(version_id)
+        pipeline.version_decide(version_id=version_id)
     return touched, cursor[-1] if len(runs) == batch_size else 0
 
 
 def _add_findings(run: CheckRun, new: list[Finding]) -> bool:
-    known = {(f["rule"], f["message"]) for f in run.findings}
-    fresh = [f.as_json() for f in new if (str(f.rule), f.message) not in known]
-    if fresh:
-        run.findings = [*run.findings, *fresh]
-        run.save(update_fields=["findings", "updated_at"])
+    if not new:
+        return False
+    with transaction.atomic():
+        # Read again under a lock: two rescans (two people) may add to the same run at once.
+        run = CheckRun.objects.select_for_update().get(pk=run.pk)
+        known = {Finding.from_json(f).key for f in run.findings}
+        fresh = [f.as_json() for f in new if f.key not in known]
+        if fresh:
+            run.findings = [*run.findings, *fresh]
+            run.save(update_fields=["findings", "updated_at"])
     return bool(fresh)

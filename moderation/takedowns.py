@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from community.services import send_email
-from models_hub.formats.images import ImageRejected, open_checked_image
+from models_hub.formats.images import ImageRejected
 from models_hub.models import ModelVersion
 from moderation import services
 from moderation.checks.findings import RuleCode
@@ -117,9 +117,9 @@ def _reference_jpeg(upload) -> bytes:
     if upload.size > settings.HUB_MAX_IMAGE_BYTES:
         raise RequestRejected(f"{upload.name[:80]} is too large.")
     try:
-        picture = open_checked_image(upload, max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+        picture = services.reference_picture(upload)
         out = io.BytesIO()
-        picture.convert("RGB").save(out, "JPEG", quality=90)
+        picture.save(out, "JPEG", quality=90)
     except ImageRejected as exc:
         raise RequestRejected(f"{upload.name[:80]} is not a photo we can use: {exc}") from None
     return out.getvalue()

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from kombu.exceptions import OperationalError as BrokerError
 
-from models_hub.jobs import run_with_retries
+from models_hub.jobs import TRANSIENT_ERRORS, run_with_retries
 from moderation import services
 from moderation.models import CheckRun
 
@@ -36,7 +36,15 @@ def run_check(self, run_id: int) -> None:
     )
 
 
-@shared_task(name="moderation.rescan_for_person", acks_late=True)
+@shared_task(
+    name="moderation.rescan_for_person",
+    acks_late=True,
+    # A batch is safe to run again (it skips findings it stored); without retries a moment
+    # of database trouble would end the chain, and no row records a rescan to resume it.
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=5,
+)
 def rescan_for_person(person_id: int, target: str = "images", after_id: int = 0) -> None:
     """One batch, then the next one as a new task, images first and then version texts."""
     _, last = services.registry_rescan_batch(person_id=person_id, target=target, after_id=after_id)

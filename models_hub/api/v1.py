@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.urls import reverse
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
@@ -21,6 +21,7 @@ from models_hub.choices import NsfwLevel, ScanResult
 from models_hub.markdown import render_markdown
 from models_hub.models import GalleryImage, ModelFile, ModelVersion
 from models_hub.querysets import browsing_level_of
+from models_hub.selectors import versions_by_file_hash
 
 HASH_FIELDS = {"AutoV1": "autov1", "AutoV2": "autov2", "AutoV3": "autov3",
                "SHA256": "sha256", "CRC32": "crc32", "BLAKE3": "blake3"}  # fmt: skip
@@ -136,12 +137,8 @@ def version_detail(request: Request, version_id: int) -> Response:
 def version_by_hash(request: Request, file_hash: str) -> Response:
     if not _HEX.match(file_hash):
         return Response({"error": "Give a file hash: 8 to 64 hexadecimal characters."}, status=400)
-    wanted = file_hash.lower()
-    # Stored lowercase; any of the six hashes may be asked for, as Civitai allows.
-    match = Q()
-    for field in HASH_FIELDS.values():
-        match |= Q(**{f"files__{field}": wanted})
-    version = _versions_for(request).filter(match).order_by("-published_at", "-id").first()
+    found = versions_by_file_hash(file_hash, request.user).values("pk")
+    version = _versions_for(request).filter(pk__in=found).order_by("-published_at", "-id").first()
     if version is None:
         return Response({"error": "Model not found"}, status=404)
     return Response(version_json(request, version, browsing_level_of(request.user)))

@@ -45,6 +45,11 @@ class Finding:
     score: float | None = None
     evidence: dict = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """What makes two findings the same one (staff decisions and rescans go by it)."""
+        return f"{self.rule}|{self.message}"
+
     def as_json(self) -> dict:
         data = asdict(self)
         data["rule"] = str(self.rule)

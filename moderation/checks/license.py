@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from django.db.models import Q
+from django.contrib.auth.models import AnonymousUser
 
 from models_hub.choices import CommercialUse
-from models_hub.models import License, ModelFile, ModelVersion
+from models_hub.models import License, ModelVersion
+from models_hub.selectors import versions_by_file_hash
 from models_hub.validation import license_permission_errors
 from moderation.checks.findings import Finding, RuleCode, Severity
 
@@ -120,14 +121,15 @@ def _file_hashes(version: ModelVersion) -> list[str]:
 
 
 def _hub_version_by_hash(digest: str) -> ModelVersion | None:
-    digest = digest.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{8,64}", digest):
-        return None
-    match = Q(sha256__startswith=digest) if len(digest) >= 10 else Q(autov1=digest)
-    if len(digest) == 10:
-        match |= Q(autov2=digest)
-    found = ModelFile.objects.filter(match).select_related("version__model__license").first()
-    return found.version if found else None
+    """The public version holding a file with this hash: only what everyone may see can be
+    named as a parent (its name and link are shown on the child's page)."""
+    found = versions_by_file_hash(digest, AnonymousUser()).values("pk")
+    return (
+        ModelVersion.objects.filter(pk__in=found)
+        .select_related("model__license")
+        .order_by("-published_at", "-id")
+        .first()
+    )
 
 
 def _is_base_model(name: str, version: ModelVersion) -> bool:

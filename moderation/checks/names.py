@@ -71,14 +71,21 @@ class NameMatch:
     found: str  # the matching text, normalised (see `normalise`)
 
 
-def normalise(text: str) -> str:
-    """NFKC, casefolded, whitespace collapsed to single spaces and stripped.
+def fold(text: str) -> str:
+    """NFKC, casefolded, without invisible format characters: what the name and the prompt
+    checks compare.
 
     NFKC turns full-width Latin into ASCII and half-width katakana into full-width ("ｵﾊﾞﾏ" ->
-    "オバマ"); the second NFKC settles characters that casefolding decomposes.
+    "オバマ"); the second NFKC settles characters that casefolding decomposes. Zero-width
+    spaces and joiners and soft hyphens are invisible, but would split a name or a word.
     """
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return _WHITESPACE.sub(" ", folded).strip()
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+def normalise(text: str) -> str:
+    """`fold`, with whitespace collapsed to single spaces and stripped."""
+    return _WHITESPACE.sub(" ", fold(text)).strip()
 
 
 def _words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], list[re.Match[str]]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from PIL import Image
 
 from moderation.checks.findings import Finding, Level, RuleCode, Severity
+from moderation.checks.names import fold
 
 if TYPE_CHECKING:
     from nudenet import NudeDetector
@@ -658,9 +658,7 @@ _KATAKANA_CHAR = re.compile(f"[{_KATAKANA}]")
 
 
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
-    # Zero-width spaces and joiners, soft hyphens: invisible, but they split words.
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return fold(text).replace("_", " ")
 
 
 def rate_prompt(text: str) -> PromptRating:

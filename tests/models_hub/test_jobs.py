@@ -194,3 +194,17 @@ def test_a_pickle_whose_hash_is_given_up_is_not_left_waiting_for_its_scan(retrie
     services.version_publish(version=version, allow_unchecked=True)
     version.refresh_from_db()
     assert version.status == Status.PUBLISHED
+
+
+def test_the_sweeper_sends_a_waiting_job_again_once_per_interval_not_every_sweep(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.HUB_SWEEP_PENDING_AFTER = 900
+    image = ImageFactory(version=_waiting_version(), process_status=JobStatus.PENDING)
+    long_ago = timezone.now() - timedelta(seconds=1000)
+    GalleryImage.objects.filter(pk=image.pk).update(job_updated_at=long_ago)
+    assert image.pk in services.stuck_jobs()[2]
+    # The next sweep, a few minutes later, finds it already sent again.
+    assert image.pk not in services.stuck_jobs()[2]

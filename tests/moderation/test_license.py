@@ -150,3 +150,23 @@ def test_an_undeclared_parent_found_on_the_hub_by_hash_is_checked_too():
     )
     severities = sorted(f.severity for f in holds_and_blocks(version))
     assert severities == [Severity.BLOCK, Severity.HOLD]
+
+
+def test_a_parent_found_by_hash_must_be_public_for_its_name_to_be_used():
+    from models_hub.choices import Status
+
+    version = child()
+    draft = parent_version(allow_derivatives=False)
+    type(draft).objects.filter(pk=draft.pk).update(status=Status.DRAFT)
+    draft.model.__class__.objects.filter(pk=draft.model_id).update(status=Status.DRAFT)
+    FileFactory(version=draft, sha256="ef" * 32)
+    FileFactory(
+        version=version,
+        named_parents=[{"name": "x", "hash": "ef" * 32, "source": "ss_sd_model_name"}],
+    )
+    findings, result = license_check.run(version)
+    # Someone's private draft is not named, linked or credited on a public page.
+    draft_url = draft.model.get_absolute_url()
+    assert all(draft_url not in (p["parent_url"] or "") for p in result["parents"])
+    assert all(p["relation"] != "named" for p in result["parents"])
+    assert not any("derivatives" in f.message.lower() for f in findings)

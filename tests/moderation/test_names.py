@@ -148,3 +148,11 @@ def test_matcher_handles_a_large_registry():
     matcher = NameMatcher(entries)
     text = "lorem ipsum " * 2000 + "BARACK_OBAMA"
     assert [m.person_id for m in matcher.find(text)] == [OBAMA]
+
+
+@pytest.mark.parametrize(
+    "text", ["oba\u200bma", "o\u00adbama", "オ\u200bバマ", "barack\u200d obama"]
+)
+def test_invisible_characters_inside_a_name_do_not_hide_it(text):
+    found = {person for person, _ in people(f"a portrait of {text}")}
+    assert found == {OBAMA}

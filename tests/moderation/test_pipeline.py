@@ -306,3 +306,19 @@ def test_the_sweeper_decides_versions_whose_decision_was_lost(settings):
     assert pipeline.decide_forgotten_versions() == 1
     assert ModelVersion.objects.get(pk=version.pk).status == Status.PUBLISHED
     assert pipeline.decide_forgotten_versions() == 0
+
+
+def test_a_phone_portrait_stored_sideways_with_its_orientation_tag_is_used_upright():
+    person = ProtectedPerson.objects.create(name="Barack Obama")
+    upright = Image.open(FACES / "obama.jpg").convert("RGB")
+    # What a phone writes: the pixels turned on their side, and a tag saying how to show them.
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    out = io.BytesIO()
+    sideways.save(out, "JPEG", exif=exif)
+    out.seek(0)
+    photo = services.protected_photo_add(person=person, stream=out)
+    assert photo.embedding and len(photo.embedding) == 128
+    with photo.image.open("rb") as stored:
+        assert Image.open(stored).size == upright.size  # stored upright
