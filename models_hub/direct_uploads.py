@@ -119,13 +119,21 @@ class _RangedObject(io.RawIOBase):
         return body
 
 
+class PartsMissing(ValidationError):
+    """Not every part has arrived: the upload stays open for the client to send them."""
+
+
+class UploadLost(ValidationError):
+    """The storage failed after the parts were joined: the parts are gone, upload again."""
+
+
 def complete(upload: ResumableUpload, part_size: int) -> dict:
     """Finish the multipart upload and check the object; returns the fields to store."""
     client, bucket = _client(), _bucket()
     parts = sorted(_parts(upload), key=lambda p: p["PartNumber"])
     numbers = [p["PartNumber"] for p in parts]
     if numbers != list(range(1, len(parts) + 1)) or sum(p["Size"] for p in parts) != upload.size:
-        raise ValidationError(
+        raise PartsMissing(
             f"The parts hold {sum(p['Size'] for p in parts):,} of {upload.size:,} bytes; "
             "send the missing parts first."
         )
@@ -146,13 +154,21 @@ def complete(upload: ResumableUpload, part_size: int) -> dict:
             raise ValidationError("The file's SHA256 is not the one you declared.")
         final_key = new_model_file_key(detected.format)
         client.copy({"Bucket": bucket, "Key": upload.s3_key}, bucket, final_key)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        # The multipart upload is complete, so its parts no longer exist: nothing is left
+        # to resume, and reopening would leave an upload that fails for ever.
+        raise UploadLost(
+            f"The storage failed while checking the file ({exc.__class__.__name__}); "
+            "please upload it again."
+        ) from exc
     finally:
         client.delete_object(Bucket=bucket, Key=upload.s3_key)
     return {
         "s3_key": final_key,
         "format": detected.format,
-        "hashes": {name: getattr(hashes, name)
-                   for name in ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")},
+        "hashes": hashes.as_fields(),
         "detected": {"precision": detected.precision, "tensor_count": detected.tensor_count,
                      "metadata": detected.metadata,
                      "parents": [asdict(p) for p in detected.parents]},

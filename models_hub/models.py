@@ -24,6 +24,7 @@ from models_hub.choices import (
     ScanResult,
     Status,
 )
+from models_hub.formats.hashing import HASH_LABELS, labelled
 from models_hub.querysets import (
     GalleryImageQuerySet,
     ModelFileQuerySet,
@@ -324,15 +325,7 @@ class ModelFile(models.Model):
 
     @property
     def hashes(self) -> dict[str, str]:
-        pairs = {
-            "SHA256": self.sha256,
-            "AutoV1": self.autov1,
-            "AutoV2": self.autov2,
-            "AutoV3": self.autov3,
-            "CRC32": self.crc32,
-            "BLAKE3": self.blake3,
-        }
-        return {name: value.upper() for name, value in pairs.items() if value}
+        return labelled({field: getattr(self, field) for field in HASH_LABELS.values()})
 
 
 @dataclass(frozen=True)

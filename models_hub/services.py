@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
 from models_hub.formats.detect import Detected
-from models_hub.formats.hashing import hash_stream
+from models_hub.formats.hashing import HASH_LABELS, hash_stream
 from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
 from models_hub.formats.pickles import SCANNER_VERSION, scan_model_stream
 from models_hub.formats.pickles import describe as describe_scan
@@ -56,7 +56,7 @@ NO_CODE_MESSAGES = {
     FileFormat.ONNX: "ONNX: the format cannot carry Python code.",
     FileFormat.OTHER: "Text config file.",
 }
-HASH_FIELDS = ("sha256", "autov1", "autov2", "autov3", "crc32", "blake3")
+HASH_FIELDS = tuple(HASH_LABELS.values())
 
 
 @dataclass(frozen=True)

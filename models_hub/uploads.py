@@ -68,6 +68,7 @@ MAX_OPEN_UPLOADS = 20
 FREE_SPACE_MARGIN = 1024**3
 STALE_OPEN_AFTER = timedelta(days=2)
 STALE_COMPLETE_AFTER = timedelta(days=7)
+STALE_BUSY_AFTER = timedelta(hours=1)
 
 
 def upload_create(
@@ -253,7 +254,7 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
         )
     claimed = ResumableUpload.objects.filter(
         pk=upload.pk, state=ResumableUpload.State.OPEN, received=upload.size
-    ).update(state=ResumableUpload.State.CHECKING)
+    ).update(state=ResumableUpload.State.CHECKING, updated_at=timezone.now())
     if not claimed:
         raise UploadBusy("This upload is being checked or was cancelled.")
     upload.state = ResumableUpload.State.CHECKING
@@ -291,10 +292,7 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
         if part_file is not None:
             part_file.close()
     upload.format = detected.format
-    upload.hashes = {
-        "sha256": hashes.sha256, "autov1": hashes.autov1, "autov2": hashes.autov2,
-        "autov3": hashes.autov3, "crc32": hashes.crc32, "blake3": hashes.blake3,
-    }  # fmt: skip
+    upload.hashes = hashes.as_fields()
     upload.state = ResumableUpload.State.COMPLETE
     ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.CHECKING).update(
         format=upload.format, hashes=upload.hashes, state=upload.state, updated_at=timezone.now()
@@ -304,19 +302,20 @@ def upload_complete(*, upload: ResumableUpload) -> ResumableUpload:
 
 def _complete_direct(upload: ResumableUpload) -> ResumableUpload:
     claimed = ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.OPEN).update(
-        state=ResumableUpload.State.CHECKING
+        state=ResumableUpload.State.CHECKING, updated_at=timezone.now()
     )
     if not claimed:
         raise UploadBusy("This upload is being checked or was cancelled.")
     try:
         fields = direct_uploads.complete(upload, settings.HUB_UPLOAD_CHUNK_BYTES)
-    except ValidationError as exc:
-        if "send the missing parts" in " ".join(exc.messages):
-            ResumableUpload.objects.filter(pk=upload.pk).update(state=ResumableUpload.State.OPEN)
-        else:
-            upload_discard(upload=upload, error=" ".join(exc.messages))
+    except direct_uploads.PartsMissing:
+        ResumableUpload.objects.filter(pk=upload.pk).update(state=ResumableUpload.State.OPEN)
+        raise
+    except ValidationError as exc:  # a bad file, or parts lost after joining them
+        upload_discard(upload=upload, error=" ".join(exc.messages))
         raise
     except BaseException:
+        # Before the parts were joined (listing them failed): the client may try again.
         ResumableUpload.objects.filter(pk=upload.pk).update(state=ResumableUpload.State.OPEN)
         raise
     ResumableUpload.objects.filter(pk=upload.pk, state=ResumableUpload.State.CHECKING).update(
@@ -427,7 +426,7 @@ def uploads_claim(*, files: list) -> None:
     for part in parts:
         taken = ResumableUpload.objects.filter(
             pk=part.upload.pk, state=ResumableUpload.State.COMPLETE
-        ).update(state=ResumableUpload.State.ATTACHING)
+        ).update(state=ResumableUpload.State.ATTACHING, updated_at=timezone.now())
         if not taken:
             uploads_release(files=claimed)
             raise ValidationError(
@@ -456,13 +455,19 @@ def uploads_mark_used(*, files: list) -> None:
 
 
 def uploads_sweep_stale() -> int:
-    """Remove the bytes of uploads abandoned half-way (2 days) or completed and never
-    attached to a version (7 days). Returns how many were removed."""
+    """Remove the bytes of uploads abandoned half-way (2 days), completed and never
+    attached to a version (7 days), or left checking or attaching by a web process that
+    died mid-request (an hour: no request lasts that long). Returns how many were removed."""
     now = timezone.now()
-    stale = ResumableUpload.objects.filter(
-        state=ResumableUpload.State.OPEN, updated_at__lt=now - STALE_OPEN_AFTER
-    ) | ResumableUpload.objects.filter(
-        state=ResumableUpload.State.COMPLETE, updated_at__lt=now - STALE_COMPLETE_AFTER
+    states = ResumableUpload.State
+    stale = (
+        ResumableUpload.objects.filter(state=states.OPEN, updated_at__lt=now - STALE_OPEN_AFTER)
+        | ResumableUpload.objects.filter(
+            state=states.COMPLETE, updated_at__lt=now - STALE_COMPLETE_AFTER
+        )
+        | ResumableUpload.objects.filter(
+            state__in=[states.CHECKING, states.ATTACHING], updated_at__lt=now - STALE_BUSY_AFTER
+        )
     )
     removed = 0
     for upload in stale:

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from models_hub import direct_uploads
+from models_hub.formats.hashing import labelled
 from models_hub.models import ResumableUpload
 from models_hub.params import parse_count
 from models_hub.uploads import (
@@ -64,9 +65,8 @@ def _describe(upload: ResumableUpload) -> dict:
         "offset": upload.received,
         "state": upload.state,
         "format": upload.format or None,
-        "hashes": {k.upper() if k != "autov1" else "AutoV1": v for k, v in upload.hashes.items()}
-        if upload.hashes
-        else None,
+        # Civitai's names; the values as stored (lowercase), as this API always gave them.
+        "hashes": labelled(upload.hashes, upper=False) if upload.hashes else None,
         "error": upload.error or None,
         "chunkSize": settings.HUB_UPLOAD_CHUNK_BYTES,
         "direct": upload.is_direct,

@@ -23,8 +23,6 @@ from models_hub.models import GalleryImage, ModelFile, ModelVersion
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import versions_by_file_hash
 
-HASH_FIELDS = {"AutoV1": "autov1", "AutoV2": "autov2", "AutoV3": "autov3",
-               "SHA256": "sha256", "CRC32": "crc32", "BLAKE3": "blake3"}  # fmt: skip
 _HEX = re.compile(r"^[0-9a-fA-F]{8,64}$")
 EXPLICIT = NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
 
@@ -46,11 +44,7 @@ def file_json(request: Request, f: ModelFile) -> dict:
         "virusScanResult": "Success" if f.scan_result == ScanResult.SUCCESS else f.scan_result,
         "virusScanMessage": None,
         "scannedAt": f.scanned_at.isoformat() if f.scanned_at else None,
-        "hashes": {
-            label: getattr(f, field).upper()
-            for label, field in HASH_FIELDS.items()
-            if getattr(f, field)
-        },  # fmt: skip
+        "hashes": f.hashes,
         "downloadUrl": _absolute(request, download),
         "primary": f.is_primary,
     }

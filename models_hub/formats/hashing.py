@@ -33,6 +33,30 @@ class FileHashes:
     blake3: str
     size: int
 
+    def as_fields(self) -> dict[str, str]:
+        """The six hashes by field name (as ModelFile and ResumableUpload store them)."""
+        return {field: getattr(self, field) for field in HASH_LABELS.values()}
+
+
+# Civitai's names for the hashes (the API's keys) and the fields that hold them.
+HASH_LABELS = {
+    "SHA256": "sha256",
+    "AutoV1": "autov1",
+    "AutoV2": "autov2",
+    "AutoV3": "autov3",
+    "CRC32": "crc32",
+    "BLAKE3": "blake3",
+}
+
+
+def labelled(fields: dict[str, str], *, upper: bool = True) -> dict[str, str]:
+    """Hashes by field name -> by Civitai's name, the empty ones left out."""
+    return {
+        label: (fields[field].upper() if upper else fields[field])
+        for label, field in HASH_LABELS.items()
+        if fields.get(field)
+    }
+
 
 class StreamHasher:
     """Feed chunks in order with update(); read every hash with result().

@@ -126,3 +126,33 @@ def test_part_numbers_out_of_range_are_a_400(api):
     ).json()
     assert api.get(f"/api/uploads/{created['id']}/parts?numbers=3").status_code == 400
     assert api.get(f"/api/uploads/{created['id']}/parts?numbers=x").status_code == 400
+
+
+def test_a_storage_failure_after_the_parts_are_joined_ends_the_upload_cleanly(
+    api,
+    s3_storage,
+    monkeypatch,  # noqa: F811
+):
+    from models_hub import direct_uploads
+
+    content = big_safetensors(PART + 999)
+    created = api.post(
+        "/api/uploads",
+        {"filename": "big.safetensors", "size": len(content), "direct": True},
+        content_type="application/json",
+    ).json()
+    urls = api.get(f"/api/uploads/{created['id']}/parts?numbers=1,2").json()["parts"]
+    put_part(urls[0]["url"], content[:PART])
+    put_part(urls[1]["url"], content[PART:])
+
+    def storage_drops(*args, **kwargs):
+        raise ConnectionError("connection reset while reading the joined object")
+
+    # The bucket fails after the multipart upload was completed: its parts are gone.
+    monkeypatch.setattr(direct_uploads, "hash_stream", storage_drops)
+    response = api.post(f"/api/uploads/{created['id']}/complete")
+    assert response.status_code in (400, 422) and "upload it again" in response.json()["error"]
+    # Not reopened on parts that no longer exist: later requests answer, never a 500.
+    status = api.get(f"/api/uploads/{created['id']}")
+    assert status.status_code == 200 and status.json()["state"] == "failed"
+    assert list(s3_storage.bucket.objects.filter(Prefix="uploads/")) == []

@@ -53,7 +53,7 @@ def test_upload_in_chunks_then_complete_gives_every_hash(api):
     done = api.post(f"/api/uploads/{upload['id']}/complete").json()
     assert done["state"] == "complete" and done["format"] == "SafeTensor"
     assert done["hashes"]["SHA256"] == hashlib.sha256(WEIGHTS).hexdigest()
-    assert done["hashes"]["AUTOV2"] == hashlib.sha256(WEIGHTS).hexdigest()[:10]
+    assert done["hashes"]["AutoV2"] == hashlib.sha256(WEIGHTS).hexdigest()[:10]
 
 
 def test_a_dropped_connection_resumes_from_the_stored_offset(api):
@@ -282,6 +282,25 @@ def test_stale_uploads_are_swept(api):
     assert ResumableUpload.objects.get(pk=fresh["id"]).state == "open"
 
 
+def test_an_upload_left_checking_by_a_dead_web_process_is_swept(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_hub.tasks import sweep_stale_uploads
+
+    stuck, busy = create(api), create(api)
+    put(api, stuck["id"], 0, WEIGHTS[:10])
+    ResumableUpload.objects.filter(pk=stuck["id"]).update(
+        state="checking", updated_at=timezone.now() - timedelta(hours=2)
+    )
+    ResumableUpload.objects.filter(pk=busy["id"]).update(state="attaching")  # just now
+    assert sweep_stale_uploads() == 1
+    gone = ResumableUpload.objects.get(pk=stuck["id"])
+    assert gone.state == "failed" and not gone.temp_path.exists()
+    assert ResumableUpload.objects.get(pk=busy["id"]).state == "attaching"
+
+
 def _completed(api) -> dict:
     upload = create(api)
     send_all(api, upload["id"], WEIGHTS, chunk=4096)
@@ -373,7 +392,7 @@ def test_hashes_are_right_whether_computed_on_arrival_or_read_back(api, forget_a
     expected = hash_stream(io.BytesIO(WEIGHTS), safetensors=True)
     assert done["hashes"]["SHA256"] == expected.sha256
     assert (
-        done["hashes"]["AUTOV3"] == expected.autov3 and done["hashes"]["BLAKE3"] == expected.blake3
+        done["hashes"]["AutoV3"] == expected.autov3 and done["hashes"]["BLAKE3"] == expected.blake3
     )
     # The file is read back only when some chunks were hashed by another process.
     assert len(read_back) == (0 if forget_at is None else 1)
