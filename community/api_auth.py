@@ -3,6 +3,7 @@ Civitai's clients send it. A key that is given but wrong is a 401 with a JSON er
 
 from __future__ import annotations
 
+from django.http import JsonResponse
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -11,10 +12,29 @@ from community.api_keys import InvalidKey, api_key_check
 
 
 def key_from(request) -> str:
+    """The key a request carries (a DRF request or a plain Django one), or ""."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.query_params.get("token", "") if hasattr(request, "query_params") else ""
+    return request.GET.get("token", "")
+
+
+def key_user_or_refusal(request, scope: str) -> tuple[object | None, JsonResponse | None]:
+    """For plain Django views (downloads): the user of the key the request carries, or a
+    401/403 JSON answer for a bad key or a missing scope; (None, None) without a key."""
+    raw = key_from(request)
+    if not raw:
+        return None, None
+    try:
+        key = api_key_check(raw)
+    except InvalidKey as exc:
+        response = JsonResponse({"error": str(exc)}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return None, response
+    if scope not in key.scopes:
+        error = f"This API key does not have the “{scope}” scope."
+        return None, JsonResponse({"error": error}, status=403)
+    return key.user, None
 
 
 class ApiKeyAuthentication(BaseAuthentication):

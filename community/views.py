@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from community.api_keys import KeyRefused, api_key_create, api_key_revoke
+from community.api_keys import OFFERED_SCOPES, KeyRefused, api_key_create, api_key_revoke
 from community.forms import SignupForm
 from community.models import ApiKey, Notification
 from models_hub.params import parse_count, parse_id
@@ -59,7 +59,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         "community/api_keys.html",
         {
             "keys": ApiKey.objects.filter(user=request.user),
-            "scopes": ApiKey.Scope.choices,
+            "scopes": [(scope.value, scope.label) for scope in OFFERED_SCOPES],
             "new_key": new_key,
             "error": error,
         },

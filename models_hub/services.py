@@ -38,6 +38,7 @@ from models_hub.models import (
     new_model_file_key,
 )
 from models_hub.validation import (
+    check_not_suspended,
     inspect_model_upload,
     license_permission_errors,
     normalise_display_name,
@@ -311,6 +312,7 @@ def model_upload(
     transaction, so a multi-GB copy never holds a database lock. Either everything exists
     afterwards or nothing does: a failure deletes what was already stored.
     """
+    check_not_suspended(owner)
     permission_errors = license_permission_errors(
         license=fields["license"],
         allow_commercial_use=fields["allow_commercial_use"],

@@ -30,6 +30,7 @@ from models_hub.formats.hashing import StreamHasher, hash_stream
 from models_hub.models import ResumableUpload
 from models_hub.validation import (
     ALLOWED_EXTENSIONS,
+    check_not_suspended,
     extension_of,
     inspect_model_upload,
     normalise_display_name,
@@ -74,6 +75,7 @@ STALE_BUSY_AFTER = timedelta(hours=1)
 def upload_create(
     *, owner, filename: str, size: int, expected_sha256: str = "", direct: bool = False
 ) -> ResumableUpload:
+    check_not_suspended(owner)
     errors: dict[str, str] = {}
     name = normalise_display_name(filename, fallback="")
     if not name:

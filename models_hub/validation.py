@@ -142,3 +142,14 @@ def check_config_file(uploaded, ext: str) -> None:  # noqa: ANN001 - a Django Up
     scan = scan_stream(io.BytesIO(raw), label=uploaded.name[:100])
     if scan.status == "Danger":
         raise ValidationError(f"{name} contains a pickle that imports code.")
+
+
+class UploadsSuspended(PermissionError):
+    """A moderator suspended the uploader; the message says until when."""
+
+
+def check_not_suspended(owner) -> None:
+    """Every upload path asks this (the upload services), not each view."""
+    if owner.is_suspended:
+        until = f"{owner.suspended_until:%Y-%m-%d %H:%M}"
+        raise UploadsSuspended(f"Your uploads are suspended until {until} UTC.")

@@ -28,6 +28,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from community.api_auth import key_user_or_refusal
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
@@ -37,6 +38,7 @@ from models_hub.querysets import browsing_level_of
 from models_hub.ranges import Unsatisfiable, iter_span, parse_range
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
+from models_hub.validation import UploadsSuspended, check_not_suspended
 from moderation.selectors import removal_notice, version_checks
 from moderation.views import guidelines_language
 
@@ -168,11 +170,14 @@ def _no_room_is_a_503(view):
 
 
 def _not_while_suspended(view):
-    """A suspended member keeps their account but uploads nothing until the date."""
+    """A suspended member keeps their account but uploads nothing until the date (the upload
+    services refuse too; this shows it before the form is filled in)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_suspended:
+        try:
+            check_not_suspended(request.user)
+        except UploadsSuspended:
             return render(request, "models_hub/suspended.html", status=403)
         return view(request, *args, **kwargs)
 
@@ -241,7 +246,12 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
     Without `fileId` the primary file is sent. Local storage streams the file; S3 answers
     with a redirect to a presigned URL that names the file for the browser.
     """
-    version = ModelVersion.objects.visible_to(request.user).filter(pk=version_id).first()
+    # Tools send an API key (?token= or Bearer) instead of a session, as Civitai's do.
+    key_user, refusal = key_user_or_refusal(request, "download")
+    if refusal is not None:
+        return refusal
+    version = ModelVersion.objects.visible_to(key_user or request.user).filter(pk=version_id)
+    version = version.first()
     if version is None:
         return _json_404(f"No model version with id {version_id}")
     files = ModelFile.objects.filter(version=version)

@@ -35,6 +35,7 @@ from models_hub.uploads import (
     upload_refresh_offset,
     upload_write_chunk,
 )
+from models_hub.validation import UploadsSuspended
 
 CREATE_BODY_CAP = 16 * 1024
 
@@ -80,9 +81,6 @@ def _own_upload(request: HttpRequest, upload_id) -> ResumableUpload | None:
 @_api_login_required
 @require_http_methods(["POST"])
 def create(request: HttpRequest) -> HttpResponse:
-    if request.user.is_suspended:
-        until = f"{request.user.suspended_until:%Y-%m-%d %H:%M}"
-        return JsonResponse({"error": f"Your uploads are suspended until {until} UTC."}, status=403)
     if (
         parse_count(request.headers.get("Content-Length")) is None
         or int(request.headers["Content-Length"]) > CREATE_BODY_CAP
@@ -104,6 +102,8 @@ def create(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as exc:
         return _errors(exc)
+    except UploadsSuspended as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
     return JsonResponse(_describe(upload), status=201)
 
 

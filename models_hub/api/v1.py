@@ -13,11 +13,11 @@ import re
 from django.db.models import Prefetch
 from django.urls import reverse
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from models_hub.choices import NsfwLevel, ScanResult
+from community.api_auth import KeyScope
+from models_hub.choices import NsfwLevel
 from models_hub.markdown import render_markdown
 from models_hub.models import GalleryImage, ModelFile, ModelVersion
 from models_hub.querysets import browsing_level_of
@@ -25,6 +25,8 @@ from models_hub.selectors import versions_by_file_hash
 
 _HEX = re.compile(r"^[0-9a-fA-F]{8,64}$")
 EXPLICIT = NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
+# Anyone may read; a key must have been given the "read" scope.
+READ_SCOPE = KeyScope.of("read")
 
 
 def _absolute(request: Request, path: str) -> str:
@@ -41,7 +43,7 @@ def file_json(request: Request, f: ModelFile) -> dict:
         "metadata": {"format": f.format, "size": "full", "fp": f.precision or None},
         "pickleScanResult": f.scan_result,
         "pickleScanMessage": f.scan_message,
-        "virusScanResult": "Success" if f.scan_result == ScanResult.SUCCESS else f.scan_result,
+        "virusScanResult": f.scan_result,
         "virusScanMessage": None,
         "scannedAt": f.scanned_at.isoformat() if f.scanned_at else None,
         "hashes": f.hashes,
@@ -68,7 +70,7 @@ def image_json(request: Request, image: GalleryImage, owner: str) -> dict:
     }
 
 
-def version_json(request: Request, version: ModelVersion, levels: int) -> dict:
+def version_json(request: Request, version: ModelVersion) -> dict:
     model = version.model
     return {
         "id": version.pk,
@@ -81,7 +83,7 @@ def version_json(request: Request, version: ModelVersion, levels: int) -> dict:
         "updatedAt": version.updated_at.isoformat(),
         "publishedAt": version.published_at.isoformat() if version.published_at else None,
         "trainedWords": list(version.trained_words),
-        "status": "Published" if version.status == "published" else version.get_status_display(),
+        "status": version.get_status_display(),
         "nsfwLevel": version.nsfw_level,
         "stats": {
             "downloadCount": version.download_count,
@@ -97,37 +99,38 @@ def version_json(request: Request, version: ModelVersion, levels: int) -> dict:
             "poi": version.depicts_real_person,
         },  # fmt: skip
         "files": [file_json(request, f) for f in version.files.all()],
+        # Prefetched within the caller's browsing level (see _versions_for).
         "images": [
-            image_json(request, image, model.owner.username)
-            for image in version.images.all()
-            if not image.nsfw_level & ~levels
+            image_json(request, image, model.owner.username) for image in version.images.all()
         ],
         "downloadUrl": _absolute(request, reverse("models_hub:download", args=[version.pk])),
     }
 
 
 def _versions_for(request: Request):
+    """Versions the caller may see, with their files and the images their level allows."""
+    images = GalleryImage.objects.within_levels(browsing_level_of(request.user))
     return (
         ModelVersion.objects.visible_to(request.user)
         .select_related("model__owner", "base_model")
         .prefetch_related(
             Prefetch("files", queryset=ModelFile.objects.order_by("-is_primary", "id")),
-            Prefetch("images", queryset=GalleryImage.objects.order_by("position", "id")),
+            Prefetch("images", queryset=images.order_by("position", "id")),
         )
     )
 
 
 @api_view(["GET"])
-@permission_classes([AllowAny])
+@permission_classes([READ_SCOPE])
 def version_detail(request: Request, version_id: int) -> Response:
     version = _versions_for(request).filter(pk=version_id).first()
     if version is None:
         return Response({"error": f"No version with id {version_id}"}, status=404)
-    return Response(version_json(request, version, browsing_level_of(request.user)))
+    return Response(version_json(request, version))
 
 
 @api_view(["GET"])
-@permission_classes([AllowAny])
+@permission_classes([READ_SCOPE])
 def version_by_hash(request: Request, file_hash: str) -> Response:
     if not _HEX.match(file_hash):
         return Response({"error": "Give a file hash: 8 to 64 hexadecimal characters."}, status=400)
@@ -135,4 +138,4 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
     version = _versions_for(request).filter(pk__in=found).order_by("-published_at", "-id").first()
     if version is None:
         return Response({"error": "Model not found"}, status=404)
-    return Response(version_json(request, version, browsing_level_of(request.user)))
+    return Response(version_json(request, version))

@@ -119,3 +119,35 @@ def test_odd_numbers_on_the_key_page_are_ignored_or_refused_not_a_500(client_for
     form = {"name": "k", "scopes": ["read"], "expires_in_days": "99999"}
     too_long = client.post("/accounts/api-keys/", form)
     assert too_long.status_code == 400 and b"1 to 3650 days" in too_long.content
+
+
+def test_a_download_key_downloads_hidden_files_of_its_owner_and_nothing_else(owner):
+    from django.core.files.base import ContentFile
+
+    from models_hub.choices import Status
+    from tests.factories import published_model
+
+    model = published_model(owner=owner)
+    version = model.versions.get()
+    model_file = version.files.get()
+    model_file.file.save("weights", ContentFile(b"w" * 100))
+    type(version).objects.filter(pk=version.pk).update(status=Status.DRAFT)
+    _, download = api_key_create(user=owner, name="d", scopes=["download"])
+    _, read_only = api_key_create(user=owner, name="r", scopes=["read"])
+    url = f"/api/download/models/{version.pk}"
+    assert Client().get(url).status_code == 404  # a draft: nobody else sees it
+    got = Client().get(f"{url}?token={download}")
+    assert got.status_code == 200 and b"".join(got.streaming_content) == b"w" * 100
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {download}").status_code == 200
+    refused = Client().get(f"{url}?token={read_only}")
+    assert refused.status_code == 403 and "download" in refused.json()["error"]
+    bad = Client().get(f"{url}?token=mh_{'z' * 43}")
+    assert bad.status_code == 401 and bad.json() == {"error": "Unknown API key."}
+    # And a download-only key does not read through the API.
+    api = Client().get(f"/api/v1/model-versions/{version.pk}?token={download}")
+    assert api.status_code == 403 and "read" in api.json()["error"]
+
+
+def test_keys_cannot_be_made_for_uploads_yet(owner):
+    with pytest.raises(KeyRefused, match="Choose what the key may do"):
+        api_key_create(user=owner, name="u", scopes=["upload"])

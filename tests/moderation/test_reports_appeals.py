@@ -339,3 +339,16 @@ def test_accepting_a_takedown_with_several_photos_rescans_once(
     request.refresh_from_db()
     assert request.person.photos.count() == 2
     assert rescans == [request.person_id]
+
+
+def test_the_upload_services_themselves_refuse_a_suspended_member():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_hub.uploads import upload_create
+    from models_hub.validation import UploadsSuspended
+
+    member = UserFactory(suspended_until=timezone.now() + timedelta(days=1))
+    with pytest.raises(UploadsSuspended, match="suspended until"):
+        upload_create(owner=member, filename="a.safetensors", size=10)
