@@ -311,7 +311,13 @@ def _counts_as_download(range_header: str | None, size: int) -> bool:
         span = parse_range(range_header, size)
     except Unsatisfiable:
         return False
-    return span is None or (span[0] == 0 and span[1] + 1 >= min(size, COUNTED_PREFIX))
+    return span is None or _counts(*span, size)
+
+
+def _counts(start: int, end: int, size: int) -> bool:
+    """A response counts as a download when it starts the file and carries at least its
+    first MiB (or all of a smaller file): resumed parts and probes are not counted again."""
+    return start == 0 and end + 1 >= min(size, COUNTED_PREFIX)
 
 
 def _ranged_file_response(
@@ -353,7 +359,7 @@ def _ranged_file_response(
     response["ETag"] = etag
     response["Content-Disposition"] = content_disposition_header(True, model_file.name)
     # A resumed transfer (not from byte 0) or a probe of a few bytes is not a new download.
-    return response, start == 0 and end - start + 1 >= min(size, COUNTED_PREFIX)
+    return response, _counts(start, end, size)
 
 
 @require_safe
