@@ -10,13 +10,16 @@ from rest_framework.permissions import BasePermission
 
 from community.api_keys import InvalidKey, api_key_check
 
+_NO_KEY = {"none", "null", "undefined"}
+
 
 def key_from(request) -> str:
     """The key a request carries (a DRF request or a plain Django one), or ""."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.GET.get("token", "")
+    raw = header[7:].strip() if header[:7].lower() == "bearer " else request.GET.get("token", "")
+    # Clients that were given no key send what their empty variable prints as (civitdl sends
+    # "Bearer None"): that is no key, not a wrong one.
+    return "" if raw.lower() in _NO_KEY else raw
 
 
 def key_user_or_refusal(request, scope: str) -> tuple[object | None, JsonResponse | None]:

@@ -1,10 +1,13 @@
-"""HTTP Range requests for downloads, so `curl -C -`, `wget -c` and aria2 can resume."""
+"""The HTTP of downloads: Range requests, so `curl -C -`, `wget -c` and aria2 can resume,
+and a Content-Disposition every client reads the file name from."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import BinaryIO
+from urllib.parse import quote
 
 _SINGLE_RANGE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")  # ASCII digits, < 2**63
 CHUNK = 8 * 1024 * 1024
@@ -55,3 +58,25 @@ def iter_span(stream: BinaryIO, start: int, end: int) -> Iterator[bytes]:
             yield chunk
     finally:
         stream.close()
+
+
+def attachment_header(name: str) -> str:
+    """Content-Disposition for a download named `name`.
+
+    A name beyond plain ASCII goes in `filename*` (RFC 6266) with an ASCII `filename` after
+    it: curl -J reads only `filename`, and civitdl takes whatever follows the last
+    "filename=", so that one must come last and be quoted.
+    """
+    if name.isascii() and name.isprintable() and not any(c in name for c in '"\\;'):
+        return f'attachment; filename="{name}"'
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_only = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
+        for c in decomposed
+        if not unicodedata.combining(c)
+    )
+    fallback = re.sub(r"_+", "_", ascii_only)
+    stem, dot, ext = fallback.rpartition(".")
+    if dot and not stem.strip("_ "):
+        fallback = f"download.{ext}"
+    return f"attachment; filename*=UTF-8''{quote(name, safe='')}; filename=\"{fallback}\""

@@ -69,7 +69,8 @@ class BrowseFilters:
         )
 
 
-def _search(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
+def search_models(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
+    """Models matching `text`; on PostgreSQL ranked (`search_rank`) by the full-text index."""
     if connection.vendor == "postgresql":
         # The same expression as the GIN index made in migration 0002, so the index is used.
         vector = SearchVector("search_document", config=SEARCH_CONFIG)
@@ -120,7 +121,7 @@ def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
     if filters.different_license:
         models = models.filter(allow_different_license=True)
     if filters.query:
-        models = _search(models, filters.query)
+        models = search_models(models, filters.query)
     if filters.sort == "relevance" and connection.vendor == "postgresql":
         models = models.order_by("-search_rank", "-id")
     else:
@@ -236,19 +237,30 @@ _HASH_COLUMNS_BY_LENGTH = {
 }
 
 
-def versions_by_file_hash(digest: str, user) -> QuerySet[ModelVersion]:
-    """The versions `user` may see that hold a file with this hash (AutoV1, AutoV2, AutoV3,
-    SHA256, CRC32 or BLAKE3, any case), newest first; none for a digest of another length."""
-    digest = digest.strip().lower()
-    columns = _HASH_COLUMNS_BY_LENGTH.get(len(digest), ())
-    if not columns or not all(c in "0123456789abcdef" for c in digest):
+def versions_by_file_hashes(digests: list[str], user) -> QuerySet[ModelVersion]:
+    """The versions `user` may see that hold a file with any of these hashes (AutoV1, AutoV2,
+    AutoV3, SHA256, CRC32 or BLAKE3, any case), newest first. Digests of no known length or
+    not hexadecimal match nothing."""
+    by_column: dict[str, set[str]] = {}
+    for digest in digests:
+        digest = digest.strip().lower()
+        if not all(c in "0123456789abcdef" for c in digest):
+            continue
+        for column in _HASH_COLUMNS_BY_LENGTH.get(len(digest), ()):
+            by_column.setdefault(column, set()).add(digest)
+    if not by_column:
         return ModelVersion.objects.none()
     match = Q()
-    for column in columns:
-        match |= Q(**{f"files__{column}": digest})
+    for column, values in by_column.items():
+        match |= Q(**{f"files__{column}__in": sorted(values)})
     return (
         ModelVersion.objects.visible_to(user)
         .filter(match)
         .distinct()
         .order_by("-published_at", "-id")
     )
+
+
+def versions_by_file_hash(digest: str, user) -> QuerySet[ModelVersion]:
+    """versions_by_file_hashes for one digest."""
+    return versions_by_file_hashes([digest], user)

@@ -25,7 +25,6 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from community.api_auth import key_user_or_refusal
@@ -35,7 +34,7 @@ from models_hub.forms import UploadForm, VersionUploadForm
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
-from models_hub.ranges import Unsatisfiable, iter_span, parse_range
+from models_hub.ranges import Unsatisfiable, attachment_header, iter_span, parse_range
 from models_hub.selectors import BrowseFilters, browse_models, model_page
 from models_hub.services import download_record, model_upload
 from models_hub.validation import UploadsSuspended, check_not_suspended
@@ -277,7 +276,7 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
         # nginx sends the bytes (and answers Range itself) from an internal location.
         response: HttpResponse = HttpResponse(content_type="application/octet-stream")
         response["X-Accel-Redirect"] = settings.HUB_DOWNLOAD_ACCEL_PREFIX + model_file.file.name
-        response["Content-Disposition"] = content_disposition_header(True, model_file.name)
+        response["Content-Disposition"] = attachment_header(model_file.name)
         counted = counted and _counts_as_download(
             request.headers.get("Range"), model_file.size_bytes
         )
@@ -291,7 +290,7 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
         response, first_part = _ranged_file_response(request, stream, model_file)
         counted = counted and first_part
     else:
-        disposition = content_disposition_header(True, model_file.name)
+        disposition = attachment_header(model_file.name)
         response = HttpResponseRedirect(
             default_storage.url(
                 model_file.file.name, parameters={"ResponseContentDisposition": disposition}
@@ -357,7 +356,7 @@ def _ranged_file_response(
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
-    response["Content-Disposition"] = content_disposition_header(True, model_file.name)
+    response["Content-Disposition"] = attachment_header(model_file.name)
     # A resumed transfer (not from byte 0) or a probe of a few bytes is not a new download.
     return response, _counts(start, end, size)
 

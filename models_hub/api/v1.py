@@ -1,9 +1,15 @@
-"""Civitai's public API v1, the shapes its clients index (../shared/CIVITAI_API.md): so far
-one version, and a version found by a file's hash. Visibility is the site's: what the caller
-may not see is a 404, with Civitai's error text.
+"""Civitai's public API v1 (../shared/CIVITAI_API.md): the paths, shapes, enums and
+pagination its clients know. Visibility is the site's: what the caller may not see is a 404
+with Civitai's error text; NSFW content goes no further than the caller asked for and their
+own browsing level allows.
 
-    GET /api/v1/model-versions/{id}
-    GET /api/v1/model-versions/by-hash/{hash}   (AutoV1, AutoV2, AutoV3, SHA256, CRC32, BLAKE3)
+    GET  /api/v1/models                          list and search (page or cursor)
+    GET  /api/v1/models/{id}
+    GET  /api/v1/model-versions/{id}
+    GET  /api/v1/model-versions/by-hash/{hash}   AutoV1, AutoV2, AutoV3, SHA256, CRC32, BLAKE3
+    POST /api/v1/model-versions/by-hash          up to 100 hashes at once
+    GET  /api/v1/images                          (cursor)
+    GET  /api/v1/creators, /api/v1/tags          (page)
 """
 
 from __future__ import annotations
@@ -11,100 +17,29 @@ from __future__ import annotations
 import re
 
 from django.db.models import Prefetch
-from django.urls import reverse
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from community.api_auth import KeyScope
-from models_hub.choices import NsfwLevel
-from models_hub.markdown import render_markdown
+from models_hub.api import queries
+from models_hub.api.pagination import Limits, paginate
+from models_hub.api.params import BadParam
+from models_hub.api.shapes import (
+    creator_json,
+    listed_image_json,
+    model_json,
+    tag_json,
+    version_json,
+)
 from models_hub.models import GalleryImage, ModelFile, ModelVersion
 from models_hub.querysets import browsing_level_of
-from models_hub.selectors import versions_by_file_hash
+from models_hub.selectors import versions_by_file_hash, versions_by_file_hashes
 
 _HEX = re.compile(r"^[0-9a-fA-F]{8,64}$")
-EXPLICIT = NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
+MAX_HASHES_PER_LOOKUP = 100
 # Anyone may read; a key must have been given the "read" scope.
 READ_SCOPE = KeyScope.of("read")
-
-
-def _absolute(request: Request, path: str) -> str:
-    return request.build_absolute_uri(path)
-
-
-def file_json(request: Request, f: ModelFile) -> dict:
-    download = reverse("models_hub:download", args=[f.version_id]) + f"?fileId={f.pk}"
-    return {
-        "id": f.pk,
-        "name": f.name,
-        "type": f.file_type,
-        "sizeKB": f.size_bytes / 1024,  # exactly: clients compare it with the bytes they got
-        "metadata": {"format": f.format, "size": "full", "fp": f.precision or None},
-        "pickleScanResult": f.scan_result,
-        "pickleScanMessage": f.scan_message,
-        "virusScanResult": f.scan_result,
-        "virusScanMessage": None,
-        "scannedAt": f.scanned_at.isoformat() if f.scanned_at else None,
-        "hashes": f.hashes,
-        "downloadUrl": _absolute(request, download),
-        "primary": f.is_primary,
-    }
-
-
-def image_json(request: Request, image: GalleryImage, owner: str) -> dict:
-    params = image.generation_params or {}
-    return {
-        "id": image.pk,
-        "url": _absolute(request, image.display_url),
-        "hash": None,
-        "width": image.width,
-        "height": image.height,
-        "nsfw": bool(image.nsfw_level & EXPLICIT),
-        "nsfwLevel": image.nsfw_level,
-        "createdAt": image.created_at.isoformat(),
-        "postId": None,
-        "username": owner,
-        "stats": {"likeCount": 0, "heartCount": 0, "commentCount": 0},
-        "meta": {key: value for key, value in params.items() if key != "raw"} or None,
-    }
-
-
-def version_json(request: Request, version: ModelVersion) -> dict:
-    model = version.model
-    return {
-        "id": version.pk,
-        "modelId": model.pk,
-        "name": version.name,
-        "description": str(render_markdown(version.description)),
-        "baseModel": version.base_model.name,
-        "baseModelType": "Standard",
-        "createdAt": version.created_at.isoformat(),
-        "updatedAt": version.updated_at.isoformat(),
-        "publishedAt": version.published_at.isoformat() if version.published_at else None,
-        "trainedWords": list(version.trained_words),
-        "status": version.get_status_display(),
-        "nsfwLevel": version.nsfw_level,
-        "stats": {
-            "downloadCount": version.download_count,
-            "ratingCount": 0,
-            "rating": 0,
-            "thumbsUpCount": 0,
-            "thumbsDownCount": 0,
-        },  # fmt: skip
-        "model": {
-            "name": model.name,
-            "type": model.type,
-            "nsfw": bool(model.nsfw_level & EXPLICIT),
-            "poi": version.depicts_real_person,
-        },  # fmt: skip
-        "files": [file_json(request, f) for f in version.files.all()],
-        # Prefetched within the caller's browsing level (see _versions_for).
-        "images": [
-            image_json(request, image, model.owner.username) for image in version.images.all()
-        ],
-        "downloadUrl": _absolute(request, reverse("models_hub:download", args=[version.pk])),
-    }
 
 
 def _versions_for(request: Request):
@@ -115,9 +50,34 @@ def _versions_for(request: Request):
         .select_related("model__owner", "base_model")
         .prefetch_related(
             Prefetch("files", queryset=ModelFile.objects.order_by("-is_primary", "id")),
-            Prefetch("images", queryset=images.order_by("position", "id")),
+            Prefetch("images", queryset=images.order_by("position", "id"), to_attr="api_images"),
         )
     )
+
+
+@api_view(["GET"])
+@permission_classes([READ_SCOPE])
+def models_list(request: Request) -> Response:
+    search = queries.ModelSearch.from_request(request)
+    models, metadata = paginate(
+        request,
+        search.queryset(request.user),
+        search.order,
+        Limits(default=100, high=100),
+        # Civitai pages by number unless a cursor is given or a text query is searched.
+        pages_by_default=not search.query,
+    )
+    items = [model_json(request, model, model.api_versions) for model in models]
+    return Response({"items": items, "metadata": metadata})
+
+
+@api_view(["GET"])
+@permission_classes([READ_SCOPE])
+def model_detail(request: Request, model_id: int) -> Response:
+    model = queries.model_with_versions(request.user, model_id)
+    if model is None or not model.api_versions:
+        return Response({"error": f"No model with id {model_id}"}, status=404)
+    return Response(model_json(request, model, model.api_versions))
 
 
 @api_view(["GET"])
@@ -139,3 +99,49 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
     if version is None:
         return Response({"error": "Model not found"}, status=404)
     return Response(version_json(request, version))
+
+
+@api_view(["POST"])
+@permission_classes([READ_SCOPE])
+def versions_by_hashes(request: Request) -> Response:
+    """Body: a JSON array of hashes (Civitai's clients send SHA256s; any of the six work).
+    Answer: the versions found, newest first; hashes that match nothing are left out."""
+    hashes = request.data
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise BadParam('Send a JSON array of file hashes, e.g. ["<sha256>", ...].')
+    if len(hashes) > MAX_HASHES_PER_LOOKUP:
+        raise BadParam(f"Send at most {MAX_HASHES_PER_LOOKUP} hashes at once.")
+    bad = [h for h in hashes if not _HEX.match(h.strip())]
+    if bad:
+        raise BadParam(f"“{bad[0][:70]}” is not a file hash: 8 to 64 hexadecimal characters.")
+    found = versions_by_file_hashes(hashes, request.user).values("pk")
+    versions = _versions_for(request).filter(pk__in=found).order_by("-published_at", "-id")
+    return Response([version_json(request, version) for version in versions])
+
+
+@api_view(["GET"])
+@permission_classes([READ_SCOPE])
+def images_list(request: Request) -> Response:
+    images, order = queries.listed_images(request)
+    page, metadata = paginate(
+        request, images, order, Limits(default=100, high=200, low=0), pages_by_default=False
+    )
+    return Response({"items": [listed_image_json(request, i) for i in page], "metadata": metadata})
+
+
+@api_view(["GET"])
+@permission_classes([READ_SCOPE])
+def creators_list(request: Request) -> Response:
+    people, metadata = paginate(
+        request, queries.creators(request), None, Limits(20, 200), pages_by_default=True
+    )
+    return Response({"items": [creator_json(request, p) for p in people], "metadata": metadata})
+
+
+@api_view(["GET"])
+@permission_classes([READ_SCOPE])
+def tags_list(request: Request) -> Response:
+    found, metadata = paginate(
+        request, queries.tags(request), None, Limits(20, 200), pages_by_default=True
+    )
+    return Response({"items": [tag_json(request, t) for t in found], "metadata": metadata})

@@ -95,3 +95,25 @@ def test_the_query_count_does_not_grow_with_files_and_images(django_assert_max_n
         ImageFactory(version=version)
     with django_assert_max_num_queries(4):
         assert Client().get(f"/api/v1/model-versions/{version.pk}").status_code == 200
+
+
+def test_the_primary_files_url_is_the_versions_own_and_others_name_their_file():
+    # civitdl finds the file it downloaded, and its hashes, by this equality.
+    version = _published_version()
+    from tests.factories import FileFactory
+
+    extra = FileFactory(version=version, is_primary=False)
+    body = Client().get(f"/api/v1/model-versions/{version.pk}").json()
+    primary, other = body["files"]
+    assert primary["downloadUrl"] == body["downloadUrl"]
+    assert other["downloadUrl"] == f"{body['downloadUrl']}?fileId={extra.pk}"
+
+
+@pytest.mark.parametrize("empty", ["None", "null", "undefined"])
+def test_a_client_with_no_key_that_sends_its_empty_variable_is_anonymous(empty):
+    version = _published_version()
+    response = Client().get(f"/api/v1/model-versions/{version.pk}",
+                            HTTP_AUTHORIZATION=f"Bearer {empty}")  # fmt: skip
+    assert response.status_code == 200
+    download = Client().get(f"/api/download/models/{version.pk}", HTTP_AUTHORIZATION="Bearer None")
+    assert download.status_code != 401

@@ -64,9 +64,32 @@ def test_non_ascii_file_name_is_sent_safely(client, on_disk):
     model_file.save()
     on_disk(model_file, b"w")
     response = client.get(f"/api/download/models/{version.pk}")
-    assert "filename*=utf-8''" in response["Content-Disposition"]
+    assert response["Content-Disposition"] == (
+        "attachment; filename*=UTF-8''%E3%83%99%E3%83%AB%E3%83%99%E3%83%83%E3%83%88%20v1"
+        '.safetensors; filename="_ v1.safetensors"'
+    )
 
 
 def test_post_is_not_allowed(client):
     version = published_model().versions.get()
     assert client.post(f"/api/download/models/{version.pk}").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("v1.safetensors", 'attachment; filename="v1.safetensors"'),
+        ("Café.ckpt", "attachment; filename*=UTF-8''Caf%C3%A9.ckpt; filename=\"Cafe.ckpt\""),
+        (
+            "モデル.safetensors",
+            "attachment; filename*=UTF-8''%E3%83%A2%E3%83%87%E3%83%AB"
+            '.safetensors; filename="download.safetensors"',
+        ),
+        ('a"b.bin', "attachment; filename*=UTF-8''a%22b.bin; filename=\"a_b.bin\""),
+    ],
+)
+def test_the_file_name_header_reads_the_same_in_every_client(name, expected):
+    # curl -J reads only `filename`; civitdl takes what follows the last "filename=".
+    from models_hub.ranges import attachment_header
+
+    assert attachment_header(name) == expected

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
 from models_hub.models import Model
-from models_hub.selectors import BrowseFilters, _search, browse_models
+from models_hub.selectors import BrowseFilters, browse_models, search_models
 from models_hub.services import model_refresh_search_document
 from tests.conftest import needs_postgres
 from tests.factories import published_model
@@ -20,7 +20,7 @@ def test_search_query_uses_the_gin_index():
         model = published_model(name=f"Model number {n}")
         model_refresh_search_document(model=model)
     # The expression the search filters on must be the indexed one, or the index is unused.
-    queryset = _search(Model.objects.only("pk"), "number")
+    queryset = search_models(Model.objects.only("pk"), "number")
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         try:

@@ -1,0 +1,134 @@
+"""Civitai's two kinds of pagination, with its `metadata` block.
+
+- Page-based (`page`, `limit`): `totalItems`, `currentPage`, `pageSize`, `totalPages`, and
+  `nextPage`/`prevPage` as full URLs. Costs a COUNT.
+- Cursor-based (`cursor`, `limit`): `nextCursor` and `nextPage`. The cursor is a keyset
+  position (the last row's sort values), so page 1,000 costs what page 1 does; a ranked text
+  search, whose order is computed, carries an offset instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from rest_framework.request import Request
+
+from models_hub.api.params import ApiParams, BadParam, decode_cursor, encode_cursor
+
+MAX_PAGE = 10_000
+MAX_OFFSET = 10_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    default: int
+    high: int
+    low: int = 1
+
+
+def _cursor_value(field: models.Field, value):
+    if isinstance(field, models.DateTimeField):
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+
+
+def _after(queryset: QuerySet, order: tuple[str, ...], values: list) -> QuerySet:
+    """Rows strictly after `values` in `order` (every field not null, the last unique)."""
+    names = [name.lstrip("-") for name in order]
+    if len(values) != len(order):
+        raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+    fields = [queryset.model._meta.get_field(name) for name in names]
+    values = [_cursor_value(field, value) for field, value in zip(fields, values, strict=True)]
+    after = Q()
+    for i, name in enumerate(names):
+        step = Q(**{f"{name}__{'lt' if order[i].startswith('-') else 'gt'}": values[i]})
+        for earlier, value in zip(names[:i], values[:i], strict=True):
+            step &= Q(**{earlier: value})
+        after |= step
+    return queryset.filter(after)
+
+
+def _position(row, order: tuple[str, ...]) -> list:
+    values = []
+    for name in order:
+        value = getattr(row, name.lstrip("-"))
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    return values
+
+
+def _url(request: Request, **changes) -> str:
+    params = request.query_params.copy()
+    for key in ("page", "cursor"):
+        params.pop(key, None)
+    for key, value in changes.items():
+        params[key] = str(value)
+    return request.build_absolute_uri(request.path) + "?" + params.urlencode()
+
+
+def paginate(
+    request: Request,
+    queryset: QuerySet,
+    order: tuple[str, ...] | None,
+    limits: Limits,
+    *,
+    pages_by_default: bool,
+) -> tuple[list, dict]:
+    """One page of `queryset` and its metadata. `order` is the keyset (fields ending in a
+    unique one), or None when the order is computed and the cursor is an offset."""
+    params = ApiParams(request.query_params)
+    limit = params.number(("limit", "pageSize"), limits.default, limits.low, limits.high)
+    limit = limit or limits.default  # Civitai's images take 0 for "the default"
+    cursor = params.raw("cursor")
+    if params.raw("page") or (pages_by_default and not cursor):
+        page = params.number(("page",), 1, 1, MAX_PAGE)
+        total = queryset.count()
+        items = list(queryset[(page - 1) * limit : page * limit])
+        metadata: dict = {
+            "totalItems": total,
+            "currentPage": page,
+            "pageSize": limit,
+            "totalPages": math.ceil(total / limit),
+        }
+        if page * limit < total:
+            metadata["nextPage"] = _url(request, page=page + 1)
+            # A client may go on by cursor from any page, as from Civitai's.
+            if next_cursor := _next_cursor(items, order, page * limit):
+                metadata["nextCursor"] = next_cursor
+        if page > 1:
+            metadata["prevPage"] = _url(request, page=page - 1)
+        return items, metadata
+
+    offset = 0
+    if cursor:
+        values = decode_cursor(cursor)
+        if order is None:
+            offset = values[0] if len(values) == 1 and isinstance(values[0], int) else -1
+            if not 0 <= offset <= MAX_OFFSET:
+                raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+        else:
+            queryset = _after(queryset, order, values)
+    rows = list(queryset[offset : offset + limit + 1])
+    items, more = rows[:limit], len(rows) > limit
+    metadata = {}
+    if more and (next_cursor := _next_cursor(items, order, offset + limit)):
+        metadata = {"nextCursor": next_cursor, "nextPage": _url(request, cursor=next_cursor)}
+    return items, metadata
+
+
+def _next_cursor(items: list, order: tuple[str, ...] | None, offset: int) -> str:
+    """The cursor after `items` ("" past the deepest offset a ranked search pages to)."""
+    if order is None:
+        return encode_cursor([offset]) if offset <= MAX_OFFSET else ""
+    return encode_cursor(_position(items[-1], order)) if items else ""

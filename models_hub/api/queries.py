@@ -1,0 +1,247 @@
+"""What the v1 list endpoints read: the caller's visibility and NSFW levels first, then the
+filters Civitai's clients send. Each returns a queryset whose related rows are prefetched in a
+fixed number of queries, whatever the page size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+
+from community.models import User
+from models_hub.api.params import ApiParams, BadParam
+from models_hub.choices import CommercialUse, ModelType, Status
+from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
+from models_hub.querysets import browsing_level_of
+from models_hub.selectors import search_models
+
+# Civitai's sorts, each a keyset ending in a unique column. Reviews arrive with issue 7:
+# until then "Highest Rated" ranks by likes, then downloads.
+MODEL_ORDERS = {
+    "Highest Rated": ("-like_count", "-download_count", "-id"),
+    "Most Downloaded": ("-download_count", "-id"),
+    "Most Liked": ("-like_count", "-id"),
+    "Newest": ("-published_at", "-id"),
+    "Oldest": ("published_at", "id"),
+}
+RELEVANCE = "Relevance"
+# Images have no reactions or comments yet (issue 7): those sorts are accepted, and with
+# every count zero they fall back to the newest first, as a tie would.
+IMAGE_ORDERS = {
+    "Newest": ("-id",),
+    "Oldest": ("id",),
+    "Most Reactions": ("-id",),
+    "Most Comments": ("-id",),
+    "Most Collected": ("-id",),
+}
+PERIODS = {"AllTime": None, "Year": 365, "Month": 30, "Week": 7, "Day": 1}
+# Civitai's commercial names, as ranks of ours ("RentCivit" is renting on the site itself).
+COMMERCIAL_RANKS = {"Image": 1, "RentCivit": 2, "Rent": 2, "Sell": 3}
+IMAGES_PER_LISTED_VERSION = 10
+IMAGES_PER_VERSION = 100
+
+
+def _since(params: ApiParams) -> Q:
+    days = PERIODS[params.choice("period", PERIODS, "AllTime")]
+    return Q() if days is None else Q(published_at__gte=timezone.now() - timedelta(days=days))
+
+
+def versions_prefetch(
+    user, levels: int, *, images_each: int, primary_file_only: bool = False
+) -> Prefetch:
+    """A model's versions the caller may see (newest first, as `api_versions`), with their
+    files and up to `images_each` images within `levels`."""
+    files = ModelFile.objects.order_by("-is_primary", "id")
+    if primary_file_only:
+        files = files.filter(is_primary=True)
+    images = GalleryImage.objects.within_levels(levels).order_by("position", "id")
+    versions = (
+        ModelVersion.objects.visible_to(user)
+        .select_related("base_model")
+        .order_by("-created_at", "-id")
+        .prefetch_related(
+            Prefetch("files", queryset=files),
+            Prefetch("images", queryset=images[:images_each], to_attr="api_images"),
+        )
+    )
+    return Prefetch("versions", queryset=versions, to_attr="api_versions")
+
+
+@dataclass
+class ModelSearch:
+    """GET /api/v1/models, parsed."""
+
+    levels: int
+    order: tuple[str, ...] | None  # None: ranked by relevance to `query`
+    query: str = ""
+    filters: list[Q] = field(default_factory=list)
+    primary_file_only: bool = False
+    none: bool = False  # favourites and hidden models, which do not exist yet
+
+    @classmethod
+    def from_request(cls, request: Request) -> ModelSearch:
+        params = ApiParams(request.query_params)
+        query = params.text("query")
+        sorts = [*MODEL_ORDERS, RELEVANCE]
+        default = RELEVANCE if query else "Highest Rated"
+        sort = params.choice("sort", sorts, default)
+        if sort == RELEVANCE and (not query or connection.vendor != "postgresql"):
+            sort = "Highest Rated"  # only PostgreSQL ranks; nothing to rank without a query
+        search = cls(
+            levels=params.nsfw_levels(browsing_level_of(request.user)),
+            order=None if sort == RELEVANCE else MODEL_ORDERS[sort],
+            query=query,
+            primary_file_only=bool(params.boolean("primaryFileOnly")),
+        )
+        add = search.filters.append
+        add(_since(params))
+        if types := params.choices("types", ModelType.values):
+            add(Q(type__in=types))
+        if ids := params.ids("ids"):
+            add(Q(pk__in=ids))
+        if username := params.text("username", 150):
+            add(Q(owner__username__iexact=username))
+        if tag := params.text("tag", 50):
+            add(Q(tags__name__iexact=tag))
+        if base_models := params.strings("baseModels"):
+            add(Q(pk__in=_with_base_models(request.user, base_models)))
+        for name, column in (
+            ("allowNoCredit", "allow_no_credit"),
+            ("allowDerivatives", "allow_derivatives"),
+        ):
+            if (wanted := params.boolean(name)) is not None:
+                add(Q(**{column: wanted}))
+        wanted = params.boolean("allowDifferentLicense", "allowDifferentLicenses")
+        if wanted is not None:
+            add(Q(allow_different_license=wanted))
+        if commercial := params.choices("allowCommercialUse", ["None", *COMMERCIAL_RANKS]):
+            add(_commercial_filter(commercial))
+        for needs_account in ("favorites", "hidden"):
+            if params.boolean(needs_account):
+                if not request.user.is_authenticated:
+                    raise NotAuthenticated(f"{needs_account}=true needs an API key.")
+                search.none = True  # favourites and hiding arrive with issue 7
+        return search
+
+    def queryset(self, user) -> QuerySet[Model]:
+        if self.none:
+            return Model.objects.none()
+        public_version = ModelVersion.objects.visible_to(user).filter(
+            model=OuterRef("pk"), status=Status.PUBLISHED
+        )
+        models = (
+            Model.objects.visible_to(user)
+            .filter(Exists(public_version), *self.filters, status=Status.PUBLISHED)
+            .within_levels(self.levels)
+        )
+        if self.query:
+            models = search_models(models, self.query)
+        ordering = ("-search_rank", "-id") if self.order is None else self.order
+        return (
+            models.order_by(*ordering)
+            .select_related("owner", "license")
+            .prefetch_related(
+                "tags",
+                versions_prefetch(
+                    user,
+                    self.levels,
+                    images_each=IMAGES_PER_LISTED_VERSION,
+                    primary_file_only=self.primary_file_only,
+                ),
+            )
+        )
+
+
+def _with_base_models(user, asked: list[str]) -> QuerySet:
+    known = {}
+    for base in BaseModel.objects.only("name", "slug"):
+        known[base.name.casefold()] = known[base.slug.casefold()] = base.pk
+    unknown = [name for name in asked if name.casefold() not in known]
+    if unknown:
+        raise BadParam(
+            f"baseModels has an unknown value “{unknown[0][:40]}”; use one of: "
+            + ", ".join(BaseModel.objects.values_list("name", flat=True))
+            + "."
+        )
+    chosen = {known[name.casefold()] for name in asked}
+    return (
+        ModelVersion.objects.visible_to(user)
+        .filter(base_model__in=chosen, status=Status.PUBLISHED)
+        .values("model_id")
+    )
+
+
+def _commercial_filter(asked: list[str]) -> Q:
+    if "None" in asked:
+        return Q(allow_commercial_use=CommercialUse.NONE)
+    least = max(COMMERCIAL_RANKS[name] for name in asked)
+    return Q(allow_commercial_use__in=[c for c in CommercialUse if CommercialUse.rank(c) >= least])
+
+
+def model_with_versions(user, model_id: int) -> Model | None:
+    """GET /api/v1/models/{id}: the model if the caller may see it, its images within the
+    caller's browsing level."""
+    return (
+        Model.objects.visible_to(user)
+        .filter(pk=model_id)
+        .select_related("owner", "license")
+        .prefetch_related(
+            "tags",
+            versions_prefetch(user, browsing_level_of(user), images_each=IMAGES_PER_VERSION),
+        )
+        .first()
+    )
+
+
+def listed_images(request: Request) -> tuple[QuerySet[GalleryImage], tuple[str, ...]]:
+    """GET /api/v1/images: images of versions the caller may see, within the levels asked."""
+    params = ApiParams(request.query_params)
+    user = request.user
+    order = IMAGE_ORDERS[params.choice("sort", IMAGE_ORDERS, "Newest")]
+    images = GalleryImage.objects.visible_to(user).within_levels(
+        params.nsfw_levels(browsing_level_of(user))
+    )
+    days = PERIODS[params.choice("period", PERIODS, "AllTime")]
+    if days is not None:
+        images = images.filter(created_at__gte=timezone.now() - timedelta(days=days))
+    if (model_id := params.id("modelId")) is not None:
+        images = images.filter(version__model_id=model_id)
+    if (version_id := params.id("modelVersionId")) is not None:
+        images = images.filter(version_id=version_id)
+    if params.id("postId") is not None:
+        images = images.none()  # images belong to versions here, not to posts
+    if username := params.text("username", 150):
+        images = images.filter(version__model__owner__username__iexact=username)
+    images = images.select_related("version__model__owner", "version__base_model")
+    return images.order_by(*order), order
+
+
+def creators(request: Request) -> QuerySet[User]:
+    """Members with published models, the most prolific first."""
+    params = ApiParams(request.query_params)
+    published = Q(hub_models__status=Status.PUBLISHED)
+    people = (
+        User.objects.filter(is_active=True)
+        .annotate(model_count=Count("hub_models", filter=published))
+        .filter(model_count__gt=0)
+    )
+    if query := params.text("query", 150):
+        people = people.filter(username__icontains=query)
+    return people.order_by("-model_count", "username")
+
+
+def tags(request: Request) -> QuerySet[Tag]:
+    """Tags of published models, the most used first."""
+    params = ApiParams(request.query_params)
+    published = Q(models__status=Status.PUBLISHED, models__owner__is_active=True)
+    found = Tag.objects.annotate(model_count=Count("models", filter=published)).filter(
+        model_count__gt=0
+    )
+    if query := params.text("query", 50):
+        found = found.filter(name__icontains=query)
+    return found.order_by("-model_count", "name")

@@ -1,0 +1,188 @@
+"""The JSON shapes of Civitai's API v1 (../shared/CIVITAI_API.md). Field names and enum
+spellings matter: clients index them. Every builder reads only what the caller's queryset
+selected or prefetched, so a list costs the same number of queries at any length."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from rest_framework.request import Request
+
+from models_hub.choices import CommercialUse, NsfwLevel
+from models_hub.markdown import render_markdown
+from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, Tag
+
+EXPLICIT = NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
+# What each of our commercial levels allows, in Civitai's words (its "RentCivit", renting on
+# Civitai's own generator, is included in renting anywhere).
+COMMERCIAL_USE_NAMES = {
+    CommercialUse.NONE: ["None"],
+    CommercialUse.IMAGE: ["Image"],
+    CommercialUse.RENT: ["Image", "RentCivit", "Rent"],
+    CommercialUse.SELL: ["Image", "RentCivit", "Rent", "Sell"],
+}
+# Civitai's older image levels, still what /api/v1/images reports as `nsfwLevel`.
+IMAGE_LEVEL_NAMES = [
+    (NsfwLevel.X | NsfwLevel.XXX, "X"),
+    (NsfwLevel.R, "Mature"),
+    (NsfwLevel.PG13, "Soft"),
+]
+
+
+def absolute(request: Request, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def file_json(request: Request, f: ModelFile) -> dict:
+    download = reverse("models_hub:download", args=[f.version_id])
+    if not f.is_primary:
+        # The primary file's URL is the version's own: civitdl finds the file it downloaded
+        # (and its hashes) by that equality.
+        download += f"?fileId={f.pk}"
+    return {
+        "id": f.pk,
+        "name": f.name,
+        "type": f.file_type,
+        "sizeKB": f.size_bytes / 1024,  # exactly: clients compare it with the bytes they got
+        "metadata": {"format": f.format, "size": "full", "fp": f.precision or None},
+        "pickleScanResult": f.scan_result,
+        "pickleScanMessage": f.scan_message,
+        "virusScanResult": f.scan_result,
+        "virusScanMessage": None,
+        "scannedAt": _iso(f.scanned_at),
+        "hashes": f.hashes,
+        "downloadUrl": absolute(request, download),
+        "primary": f.is_primary,
+    }
+
+
+def image_json(request: Request, image: GalleryImage, owner: str) -> dict:
+    params = image.generation_params or {}
+    return {
+        "id": image.pk,
+        "url": absolute(request, image.image.url),
+        "hash": None,  # BlurHash placeholders arrive with the site's galleries (issue 7)
+        "width": image.width,
+        "height": image.height,
+        "nsfw": bool(image.nsfw_level & EXPLICIT),
+        "nsfwLevel": image.nsfw_level,
+        "createdAt": image.created_at.isoformat(),
+        "postId": None,
+        "username": owner,
+        "stats": {"likeCount": 0, "heartCount": 0, "commentCount": 0},
+        "meta": {key: value for key, value in params.items() if key != "raw"} or None,
+    }
+
+
+def listed_image_json(request: Request, image: GalleryImage) -> dict:
+    """An item of /api/v1/images: Civitai names the level there (None, Soft, Mature, X) and
+    gives the bitmask as `browsingLevel`, and says which version the image shows."""
+    shape = image_json(request, image, image.version.model.owner.username)
+    shape["nsfwLevel"] = next(
+        (name for mask, name in IMAGE_LEVEL_NAMES if image.nsfw_level & mask), "None"
+    )
+    shape["browsingLevel"] = image.nsfw_level
+    shape["modelVersionId"] = image.version_id
+    shape["baseModel"] = image.version.base_model.name
+    return shape
+
+
+def _stats(downloads: int, likes: int = 0) -> dict:
+    # Reviews and comments arrive with issue 7; until then their counts are truly zero.
+    return {
+        "downloadCount": downloads,
+        "favoriteCount": likes,
+        "thumbsUpCount": 0,
+        "thumbsDownCount": 0,
+        "commentCount": 0,
+        "ratingCount": 0,
+        "rating": 0,
+    }
+
+
+def _version_fields(request: Request, version: ModelVersion, owner: str) -> dict:
+    return {
+        "id": version.pk,
+        "modelId": version.model_id,
+        "name": version.name,
+        "description": str(render_markdown(version.description)),
+        "baseModel": version.base_model.name,
+        "baseModelType": "Standard",
+        "createdAt": version.created_at.isoformat(),
+        "updatedAt": version.updated_at.isoformat(),
+        "publishedAt": _iso(version.published_at),
+        "trainedWords": list(version.trained_words),
+        "status": version.get_status_display(),
+        "nsfwLevel": version.nsfw_level,
+        "availability": "Public",
+        "stats": _stats(version.download_count),
+        "files": [file_json(request, f) for f in version.files.all()],
+        # Prefetched (as `api_images`) within the levels the caller may see.
+        "images": [image_json(request, image, owner) for image in version.api_images],
+        "downloadUrl": absolute(request, reverse("models_hub:download", args=[version.pk])),
+    }
+
+
+def version_json(request: Request, version: ModelVersion) -> dict:
+    """GET /api/v1/model-versions/{id}: a version with its model's name, type and flags."""
+    model = version.model
+    shape = _version_fields(request, version, model.owner.username)
+    shape["model"] = {
+        "name": model.name,
+        "type": model.type,
+        "nsfw": bool(model.nsfw_level & EXPLICIT),
+        "poi": version.depicts_real_person,
+    }
+    return shape
+
+
+def model_json(request: Request, model: Model, versions: list[ModelVersion]) -> dict:
+    owner = model.owner.username
+    return {
+        "id": model.pk,
+        "name": model.name,
+        "description": str(render_markdown(model.description)),
+        "type": model.type,
+        "poi": any(v.depicts_real_person for v in versions),
+        "minor": False,  # minors may not be depicted at all here (guidelines)
+        "nsfw": bool(model.nsfw_level & EXPLICIT),
+        "nsfwLevel": model.nsfw_level,
+        "allowNoCredit": model.allow_no_credit,
+        "allowCommercialUse": COMMERCIAL_USE_NAMES[CommercialUse(model.allow_commercial_use)],
+        "allowDerivatives": model.allow_derivatives,
+        "allowDifferentLicense": model.allow_different_license,
+        "license": {"name": model.license.name, "url": model.license.url or None},
+        "stats": _stats(model.download_count, model.like_count),
+        "creator": {"username": owner, "image": None},
+        "tags": [tag.name for tag in model.tags.all()],
+        "createdAt": model.created_at.isoformat(),
+        "updatedAt": model.updated_at.isoformat(),
+        "publishedAt": _iso(model.published_at),
+        "modelVersions": [_version_fields(request, v, owner) for v in versions],
+    }
+
+
+def _models_link(param: str, value: str) -> str:
+    return reverse("models_hub:api_models") + "?" + urlencode({param: value})
+
+
+def creator_json(request: Request, user) -> dict:
+    return {
+        "username": user.username,
+        "modelCount": user.model_count,
+        "link": absolute(request, _models_link("username", user.username)),
+        "image": None,
+    }
+
+
+def tag_json(request: Request, tag: Tag) -> dict:
+    return {
+        "name": tag.name,
+        "modelCount": tag.model_count,
+        "link": absolute(request, _models_link("tag", tag.name)),
+    }
