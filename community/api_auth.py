@@ -9,6 +9,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from community.api_keys import InvalidKey, api_key_check
+from community.models import ApiKey
 
 _NO_KEY = {"none", "null", "undefined"}
 
@@ -22,9 +23,9 @@ def key_from(request) -> str:
     return "" if raw.lower() in _NO_KEY else raw
 
 
-def key_user_or_refusal(request, scope: str) -> tuple[object | None, JsonResponse | None]:
-    """For plain Django views (downloads): the user of the key the request carries, or a
-    401/403 JSON answer for a bad key or a missing scope; (None, None) without a key."""
+def key_or_refusal(request, scope: str) -> tuple[ApiKey | None, JsonResponse | None]:
+    """For plain Django views (downloads): the key the request carries, or a 401/403 JSON
+    answer for a bad key or a missing scope; (None, None) without a key."""
     raw = key_from(request)
     if not raw:
         return None, None
@@ -37,7 +38,7 @@ def key_user_or_refusal(request, scope: str) -> tuple[object | None, JsonRespons
     if scope not in key.scopes:
         error = f"This API key does not have the “{scope}” scope."
         return None, JsonResponse({"error": error}, status=403)
-    return key.user, None
+    return key, None
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.PublicApiHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -168,6 +169,10 @@ HUB_QUEUE_CLAIM_MINUTES = env_int("HUB_QUEUE_CLAIM_MINUTES", 30)
 # Reports one member may send in an hour, and takedown requests one address may send in a day.
 HUB_REPORTS_PER_HOUR = env_int("HUB_REPORTS_PER_HOUR", 10)
 HUB_TAKEDOWNS_PER_DAY = env_int("HUB_TAKEDOWNS_PER_DAY", 5)
+# API calls (v1, moderation API, downloads) per minute: per API key, and per address for
+# calls without one. Counted in the cache, so set REDIS_URL when running several processes.
+HUB_API_REQUESTS_PER_MINUTE_PER_KEY = env_int("HUB_API_REQUESTS_PER_MINUTE_PER_KEY", 300)
+HUB_API_REQUESTS_PER_MINUTE_PER_ADDRESS = env_int("HUB_API_REQUESTS_PER_MINUTE_PER_ADDRESS", 120)
 # Deliveries of one check that may start before it is given up as a poison input.
 HUB_JOB_MAX_ATTEMPTS = env_int("HUB_JOB_MAX_ATTEMPTS", 3)
 # Work still waiting for a worker after this long is sent again by the sweeper.
@@ -254,6 +259,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateLimit"],
 }
 
 # --- Security: the production defaults; DEBUG relaxes only what local HTTP needs -------------

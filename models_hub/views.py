@@ -27,7 +27,8 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from community.api_auth import key_user_or_refusal
+from community.api_auth import key_or_refusal
+from config.throttling import rate_limit_for
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
@@ -246,10 +247,15 @@ def download(request: HttpRequest, version_id: int) -> HttpResponse:
     with a redirect to a presigned URL that names the file for the browser.
     """
     # Tools send an API key (?token= or Bearer) instead of a session, as Civitai's do.
-    key_user, refusal = key_user_or_refusal(request, "download")
+    key, refusal = key_or_refusal(request, "download")
     if refusal is not None:
         return refusal
-    version = ModelVersion.objects.visible_to(key_user or request.user).filter(pk=version_id)
+    if (wait := rate_limit_for(request, key)) is not None:
+        response = JsonResponse({"error": f"Too many requests: try again in {wait} s."}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    user = key.user if key else request.user
+    version = ModelVersion.objects.visible_to(user).filter(pk=version_id)
     version = version.first()
     if version is None:
         return _json_404(f"No model version with id {version_id}")

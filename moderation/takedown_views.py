@@ -3,22 +3,13 @@ never says whether the person named is in the protected registry."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from config.clients import client_address
 from moderation import takedowns
 from moderation.models import TakedownRequest
-
-
-def client_address(request: HttpRequest) -> str:
-    """The sender's address: behind a trusted proxy, the one it appended last (the earlier
-    entries of X-Forwarded-For are whatever the client claimed)."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if settings.TRUST_PROXY_HEADERS and forwarded:
-        return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 @require_http_methods(["GET", "POST"])

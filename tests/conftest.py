@@ -90,3 +90,15 @@ def _has_mark(item, mark) -> bool:
     wanted = mark.mark.kwargs.get("reason")
     return any(m.name == "skipif" and m.kwargs.get("reason") == wanted
                for m in item.iter_markers())  # fmt: skip
+
+
+@pytest.fixture
+def on_disk(settings):
+    """on_disk(model_file, content): put a factory-made file's bytes where storage reads them."""
+
+    def write(model_file, content: bytes) -> None:
+        path = settings.MEDIA_ROOT / model_file.file.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    return write

@@ -20,3 +20,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+
+# Test clients all call from 127.0.0.1; the rate-limit tests set their own limits.
+HUB_API_REQUESTS_PER_MINUTE_PER_KEY = 1_000_000
+HUB_API_REQUESTS_PER_MINUTE_PER_ADDRESS = 1_000_000

@@ -8,16 +8,6 @@ from tests.factories import FileFactory, published_model
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def on_disk(settings):
-    def write(model_file: ModelFile, content: bytes) -> None:
-        path = settings.MEDIA_ROOT / model_file.file.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-
-    return write
-
-
 def test_download_sends_primary_file_with_its_name_and_counts(client, on_disk):
     model = published_model()
     version = model.versions.get()

@@ -1,0 +1,41 @@
+"""Who is asking and how often: the sender's address, and fixed-window rate limits counted
+in the cache (Redis in production, so every web process shares one count)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    """The sender's address: behind a trusted proxy, the one it appended last (the earlier
+    entries of X-Forwarded-For are whatever the client claimed)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.TRUST_PROXY_HEADERS and forwarded:
+        return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def rate_limit_take(bucket: str, limit: int, window: int = 60) -> int | None:
+    """Count one request against `bucket` (e.g. "key:12"): None while within `limit` per
+    `window` seconds, else the whole seconds until the window turns (for Retry-After).
+
+    A fixed window counted with INCR: atomic across processes, one round trip in the common
+    case, and it forgets itself when the window's key expires.
+    """
+    now = time.time()
+    window_start = int(now // window) * window
+    key = f"rate:{bucket}:{window_start}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count <= limit:
+        return None
+    return max(1, math.ceil(window_start + window - now))
