@@ -4,6 +4,7 @@ Civitai's clients send it. A key that is given but wrong is a 401 with a JSON er
 from __future__ import annotations
 
 from django.http import JsonResponse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -60,6 +61,20 @@ def has_scope(request, scope: str) -> bool:
     """A request signed in by session may do what its user may; a key only what it was given."""
     key = getattr(request, "auth", None)
     return not hasattr(key, "scopes") or scope in key.scopes
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes ApiKeyAuthentication."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from your account page (`?token=<key>` works too).",
+        }
 
 
 class KeyScope(BasePermission):

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "community",
     "models_hub",
     "moderation",
@@ -260,6 +262,33 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ApiRateLimit"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI schema (/api/schema/) and its browser (/api/docs/), with Swagger UI's files from
+# the sidecar package: nothing is fetched from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ModelHub API",
+    "DESCRIPTION": (
+        "Compatible with Civitai's public REST API v1: the same paths, shapes, enums and "
+        "pagination, so existing clients work when pointed at this host. Authenticate with "
+        "`Authorization: Bearer <key>` or `?token=<key>`; create keys on your account page."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "models_hub.api.schema.allow_empty_query_values",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ModelTypeEnum": "models_hub.choices.ModelType",
+        "FileTypeEnum": "models_hub.choices.FileType",
+        "FileFormatEnum": "models_hub.choices.FileFormat",
+        "ScanResultEnum": "models_hub.choices.ScanResult",
+    },
 }
 
 # --- Security: the production defaults; DEBUG relaxes only what local HTTP needs -------------

@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from models_hub import views as hub_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("accounts/", include("community.urls")),
     path("", include("moderation.urls")),
     path("", include("models_hub.urls")),
@@ -14,3 +17,6 @@ urlpatterns = [
 if not settings.S3_BUCKET:
     media_prefix = settings.MEDIA_URL.lstrip("/")
     urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.+)$", hub_views.media, name="media"))
+
+handler404 = "config.api.not_found"
+handler500 = "config.api.server_error"

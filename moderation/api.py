@@ -13,9 +13,11 @@ Signed in with the site's session (and its CSRF token), or with an API key that 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,18 +32,28 @@ MODERATE_SCOPE = KeyScope.of("moderate")
 
 
 class IsModerator(BasePermission):
+    """Without credentials a 401 (the endpoints are in the public schema anyway, and tools
+    must be told to authenticate); a member who is not a moderator gets a 404, as from the
+    pages, so a member learns nothing about the queue's items."""
+
     def has_permission(self, request, view) -> bool:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated("Sign in, or send an API key with the moderate scope.")
         if not is_moderator(request.user):
-            raise NotFound  # 404, as the pages: nobody else learns these exist
+            raise NotFound
         return True
 
 
-def moderator_endpoint(methods: list[str]):
+def moderator_endpoint(methods: list[str], summary: str, **schema):
     """A DRF view for moderators only (404 to anyone else), signed in or with a key that
-    has the moderate scope."""
+    has the moderate scope; `summary` and `schema` describe it in the OpenAPI schema."""
 
     def wrap(view):
-        return api_view(methods)(permission_classes([IsModerator, MODERATE_SCOPE])(view))
+        view = api_view(methods)(permission_classes([IsModerator, MODERATE_SCOPE])(view))
+        responses = {status: OpenApiTypes.OBJECT for status in (200, 400, 401, 403, 404, 409, 429)}
+        return extend_schema(summary=summary, tags=["moderation"], responses=responses, **schema)(
+            view
+        )
 
     return wrap
 
@@ -74,7 +86,19 @@ def _item_json(item: QueueItem) -> dict:
     }
 
 
-@moderator_endpoint(["GET"])
+@moderator_endpoint(
+    ["GET"],
+    "Open queue items, by priority then age",
+    parameters=[
+        OpenApiParameter("source", OpenApiTypes.STR, description="check, report, appeal..."),
+        OpenApiParameter("rule", OpenApiTypes.STR, description="A rule code."),
+        # Read leniently, as the queue page's filters: a value that is not a number is ignored.
+        OpenApiParameter("priority", OpenApiTypes.STR, description="At least this priority."),
+        OpenApiParameter("older_than", OpenApiTypes.STR, description="Hours waiting."),
+        OpenApiParameter("mine", OpenApiTypes.STR, description="1: claimed by me."),
+        OpenApiParameter("page", OpenApiTypes.STR, description="Page number."),
+    ],
+)
 def queue_list(request: Request) -> Response:
     filters = QueueFilters.from_query(request.query_params)
     page = Paginator(open_items(filters, request.user), QUEUE_PAGE_SIZE).get_page(
@@ -90,7 +114,7 @@ def queue_list(request: Request) -> Response:
     )
 
 
-@moderator_endpoint(["GET"])
+@moderator_endpoint(["GET"], "One queue item with its evidence and history")
 def item_detail(request: Request, pk: int) -> Response:
     page = item_page(pk)
     if page is None:
@@ -128,7 +152,7 @@ def _refused(exc: queue.Refused) -> Response:
     return Response({"error": str(exc)}, status=409)
 
 
-@moderator_endpoint(["POST"])
+@moderator_endpoint(["POST"], "Claim an item", request=None)
 def item_claim(request: Request, pk: int) -> Response:
     try:
         queue.item_claim(item_id=pk, moderator=request.user)
@@ -137,7 +161,7 @@ def item_claim(request: Request, pk: int) -> Response:
     return Response({"claimed": True})
 
 
-@moderator_endpoint(["POST"])
+@moderator_endpoint(["POST"], "Release a claim", request=None)
 def item_release(request: Request, pk: int) -> Response:
     queue.item_release(item_id=pk, moderator=request.user)
     return Response({"released": True})
@@ -174,7 +198,9 @@ class ActSerializer(serializers.Serializer):
     )
 
 
-@moderator_endpoint(["POST"])
+@moderator_endpoint(
+    ["POST"], "Decide: every action names a rule and a reason", request=ActSerializer
+)
 def item_act(request: Request, pk: int) -> Response:
     given = ActSerializer(data=request.data)
     if not given.is_valid():

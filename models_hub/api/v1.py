@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from community.api_auth import KeyScope
-from models_hub.api import queries
+from models_hub.api import queries, schema
 from models_hub.api.pagination import Limits, paginate
 from models_hub.api.params import BadParam
 from models_hub.api.shapes import (
@@ -55,6 +56,14 @@ def _versions_for(request: Request):
     )
 
 
+@extend_schema(
+    operation_id="listModels",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="List and search models",
+    parameters=schema.MODELS_PARAMETERS,
+    responses={200: schema.page_of("ModelPage", schema.ModelSchema), **schema.ERRORS},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def models_list(request: Request) -> Response:
@@ -71,6 +80,13 @@ def models_list(request: Request) -> Response:
     return Response({"items": items, "metadata": metadata})
 
 
+@extend_schema(
+    operation_id="getModel",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="One model with its versions",
+    responses={200: schema.ModelSchema, **schema.ERRORS, **schema.NOT_FOUND},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def model_detail(request: Request, model_id: int) -> Response:
@@ -80,6 +96,13 @@ def model_detail(request: Request, model_id: int) -> Response:
     return Response(model_json(request, model, model.api_versions))
 
 
+@extend_schema(
+    operation_id="getModelVersion",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="One version",
+    responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def version_detail(request: Request, version_id: int) -> Response:
@@ -89,6 +112,21 @@ def version_detail(request: Request, version_id: int) -> Response:
     return Response(version_json(request, version))
 
 
+@extend_schema(
+    operation_id="getModelVersionByHash",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="The version holding a file with this hash",
+    parameters=[
+        OpenApiParameter(
+            "file_hash",
+            {"type": "string", "pattern": "^[0-9a-fA-F]{8,64}$"},
+            OpenApiParameter.PATH,
+            description="AutoV1, AutoV2, AutoV3, SHA256, CRC32 or BLAKE3, any case.",
+        )
+    ],
+    responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def version_by_hash(request: Request, file_hash: str) -> Response:
@@ -101,6 +139,20 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
     return Response(version_json(request, version))
 
 
+@extend_schema(
+    operation_id="getModelVersionsByHashes",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="The versions holding files with any of these hashes",
+    request={
+        "application/json": {
+            "type": "array",
+            "maxItems": MAX_HASHES_PER_LOOKUP,
+            "items": {"type": "string", "pattern": "^[0-9a-fA-F]{8,64}$"},
+        }
+    },
+    responses={200: schema.VersionSchema(many=True), **schema.ERRORS},
+)
 @api_view(["POST"])
 @permission_classes([READ_SCOPE])
 def versions_by_hashes(request: Request) -> Response:
@@ -119,6 +171,14 @@ def versions_by_hashes(request: Request) -> Response:
     return Response([version_json(request, version) for version in versions])
 
 
+@extend_schema(
+    operation_id="listImages",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="Gallery images",
+    parameters=schema.IMAGES_PARAMETERS,
+    responses={200: schema.page_of("ImagePage", schema.ListedImageSchema), **schema.ERRORS},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def images_list(request: Request) -> Response:
@@ -129,6 +189,14 @@ def images_list(request: Request) -> Response:
     return Response({"items": [listed_image_json(request, i) for i in page], "metadata": metadata})
 
 
+@extend_schema(
+    operation_id="listCreators",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="Creators with published models",
+    parameters=schema.DIRECTORY_PARAMETERS,
+    responses={200: schema.page_of("CreatorPage", schema.CreatorSchema), **schema.ERRORS},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def creators_list(request: Request) -> Response:
@@ -138,6 +206,14 @@ def creators_list(request: Request) -> Response:
     return Response({"items": [creator_json(request, p) for p in people], "metadata": metadata})
 
 
+@extend_schema(
+    operation_id="listTags",
+    tags=["v1"],
+    auth=schema.OPTIONAL_AUTH,
+    summary="Tags of published models",
+    parameters=schema.DIRECTORY_PARAMETERS,
+    responses={200: schema.page_of("TagPage", schema.TagSchema), **schema.ERRORS},
+)
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def tags_list(request: Request) -> Response:

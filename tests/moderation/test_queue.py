@@ -429,14 +429,18 @@ def test_the_owner_is_told_once_when_the_checks_hold_or_block_a_version(
 # --- The JSON endpoints -------------------------------------------------------------------
 
 
-def test_the_moderation_api_is_a_404_to_anyone_but_a_moderator(client_for, stranger, staff):
+def test_the_moderation_api_asks_strangers_to_sign_in_and_is_404_to_others(
+    client_for, stranger, staff
+):
     item = item_of(held_version())
-    for user in (None, stranger, staff):
+    for user, status in ((None, 401), (stranger, 404), (staff, 404)):
         client = client_for(user)
-        assert client.get("/api/moderation/queue").status_code == 404
-        assert client.get(f"/api/moderation/items/{item.pk}").status_code == 404
-        assert client.post(f"/api/moderation/items/{item.pk}/claim").status_code == 404
-        assert client.post(f"/api/moderation/items/{item.pk}/act", {}).status_code == 404
+        assert client.get("/api/moderation/queue").status_code == status
+        assert client.get(f"/api/moderation/items/{item.pk}").status_code == status
+        assert client.post(f"/api/moderation/items/{item.pk}/claim").status_code == status
+        assert client.post(f"/api/moderation/items/{item.pk}/act", {}).status_code == status
+    refused = client_for(None).get("/api/moderation/queue")
+    assert refused.json() == {"error": "Sign in, or send an API key with the moderate scope."}
 
 
 def test_a_moderator_works_an_item_through_the_api(alice, bob, client_for):
