@@ -3,7 +3,11 @@ Civitai's clients send it. A key that is given but wrong is a 401 with a JSON er
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
@@ -40,6 +44,44 @@ def key_or_refusal(request, scope: str) -> tuple[ApiKey | None, JsonResponse | N
         error = f"This API key does not have the “{scope}” scope."
         return None, JsonResponse({"error": error}, status=403)
     return key, None
+
+
+def _csrf_refusal(request):
+    """Django's CSRF check, run by hand (as DRF's SessionAuthentication does) for a view that
+    is exempt from the middleware because a key-holding tool has no CSRF token to send."""
+    check = CsrfViewMiddleware(lambda _request: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
+
+
+def session_or_key(scope: str):
+    """For plain Django JSON views that tools call as well as the site's pages: signed in
+    by an API key with `scope` (no CSRF token needed: a key is not sent by browsers on their
+    own), or by the session with the usual CSRF check; a 401 JSON answer otherwise."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            key, refusal = key_or_refusal(request, scope)
+            if refusal is not None:
+                return refusal
+            if key is not None:
+                request.user = key.user
+            elif not request.user.is_authenticated:
+                response = JsonResponse(
+                    {"error": f"Sign in, or send an API key with the “{scope}” scope."},
+                    status=401,
+                )
+                response["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
+            elif _csrf_refusal(request) is not None:
+                return JsonResponse({"error": "CSRF check failed; reload the page."}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -12,9 +12,12 @@ from django.utils import timezone
 from community.models import ApiKey, User
 
 KEY_PREFIX = "mh_"
-# What a key can do today. "upload" waits for the upload API to take keys (it takes the
-# session and its CSRF token only), so it is not offered yet.
-OFFERED_SCOPES = (ApiKey.Scope.READ, ApiKey.Scope.DOWNLOAD, ApiKey.Scope.MODERATE)
+OFFERED_SCOPES = (
+    ApiKey.Scope.READ,
+    ApiKey.Scope.DOWNLOAD,
+    ApiKey.Scope.UPLOAD,
+    ApiKey.Scope.MODERATE,
+)
 MAX_KEYS = 20
 # Writing last_used_at on every request would be a write per request; once a minute is enough
 # to tell a person whether a key is still in use.

@@ -519,6 +519,40 @@ def version_decide(version_id: int) -> None:
     pipeline.version_decide(version_id=version_id)
 
 
+class PublishRefused(Exception):
+    """The owner may not ask for this version to be published; the message says why."""
+
+
+def version_request_publish(*, version_id: int, owner: User) -> ModelVersion:
+    """The owner asks for a draft to be published: it goes to review and is published as
+    soon as its checks pass (at once, if they already have). Published stays published."""
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update()
+            .filter(pk=version_id, model__owner=owner)
+            .exclude(status=Status.DELETED)
+            .first()
+        )
+        if version is None:
+            raise ModelVersion.DoesNotExist
+        check_not_suspended(owner)
+        if version.status in (Status.PUBLISHED, Status.IN_REVIEW):
+            return version
+        if version.status != Status.DRAFT:
+            raise PublishRefused(
+                f"This version was {version.get_status_display().lower()} by staff; "
+                "appeal the decision instead."
+            )
+        version.status = Status.IN_REVIEW
+        version.publish_requested = True
+        version.save(update_fields=["status", "publish_requested", "updated_at"])
+    # Outside the lock: the pipeline locks the version itself. If its checks are done and
+    # pass, it is published now; otherwise the last check to finish publishes it.
+    version_decide(version.pk)
+    version.refresh_from_db(fields=["status"])
+    return version
+
+
 @transaction.atomic
 def version_publish(*, version: ModelVersion, allow_unchecked: bool = False) -> ModelVersion:
     """Make a version (and its model, on first publication) public.

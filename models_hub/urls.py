@@ -17,8 +17,18 @@ urlpatterns = [
     ),
     path("models/<int:pk>/versions/new/", views.version_upload, name="version_upload"),
     path("api/download/models/<int:version_id>", views.download, name="download"),
-    path("api/v1/models", v1.models_list, name="api_models"),
+    path("api/v1/models", v1.ModelsCollection.as_view(), name="api_models"),
     path("api/v1/models/<int:model_id>", v1.model_detail, name="api_model"),
+    path(
+        "api/v1/models/<int:model_id>/versions",
+        v1.model_versions_create,
+        name="api_model_versions",
+    ),
+    path(
+        "api/v1/model-versions/<int:version_id>/publish",
+        v1.version_publish,
+        name="api_version_publish",
+    ),
     path("api/v1/model-versions/<int:version_id>", v1.version_detail, name="api_version"),
     path("api/v1/model-versions/by-hash", v1.versions_by_hashes, name="api_versions_by_hash"),
     path(

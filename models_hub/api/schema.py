@@ -306,3 +306,70 @@ def allow_empty_query_values(result, generator, request, public):
                 if parameter.get("in") == "query":
                     parameter["allowEmptyValue"] = True
     return result
+
+
+class _ExternalParent(serializers.Serializer):
+    name = serializers.CharField()
+    hash = serializers.CharField(required=False, help_text="SHA256 or AutoV2.")
+    url = serializers.URLField(required=False)
+
+
+class NewVersionSchema(serializers.Serializer):
+    """The upload form's version fields, as JSON or multipart."""
+
+    version_name = serializers.CharField(max_length=100)
+    base_model = serializers.CharField(help_text="A base model's name, slug or id (SDXL 1.0).")
+    trained_words = serializers.ListField(child=serializers.CharField(), required=False)
+    version_description = serializers.CharField(required=False, help_text="Markdown.")
+    nsfw_level = serializers.ChoiceField(
+        [1, 2, 4, 8, 16], help_text="The most explicit level its content shows (PG=1 ... XXX=16)."
+    )
+    parent_version_ids = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Versions on this hub it was merged from or fine-tuned on (ids or links).",
+    )
+    external_parents = _ExternalParent(many=True, required=False)
+    upload_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="Completed resumable uploads (POST /api/uploads) to attach as its files.",
+    )
+    model_files = serializers.ListField(
+        child=serializers.FileField(), required=False, help_text="Small files, multipart only."
+    )
+    images = serializers.ListField(
+        child=serializers.ImageField(), required=False, help_text="Sample images, multipart."
+    )
+    publish = serializers.BooleanField(
+        required=False, help_text="Publish as soon as the checks pass (default: keep a draft)."
+    )
+
+
+class NewModelSchema(NewVersionSchema):
+    """The upload form's model fields, then its version's."""
+
+    name = serializers.CharField(max_length=200)
+    type = serializers.ChoiceField(ModelType.choices)
+    description = serializers.CharField(required=False, help_text="Markdown.")
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    license = serializers.CharField(help_text="A license's slug, name or id.")
+    license_other_url = serializers.URLField(required=False)
+    license_other_text = serializers.CharField(required=False)
+    allow_commercial_use = serializers.ChoiceField(["None", "Image", "Rent", "Sell"])
+    allow_no_credit = serializers.BooleanField(required=False)
+    allow_derivatives = serializers.BooleanField(required=False)
+    allow_different_license = serializers.BooleanField(required=False)
+
+
+class CreatedSchema(serializers.Serializer):
+    modelId = serializers.IntegerField()
+    versionId = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.URLField(help_text="The version's page.")
+    apiUrl = serializers.URLField(help_text="The version in API v1.")
+
+
+class PublishedSchema(serializers.Serializer):
+    versionId = serializers.IntegerField()
+    status = serializers.CharField()

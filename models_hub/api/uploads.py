@@ -1,5 +1,6 @@
 """JSON endpoints of the resumable upload protocol (used by the upload page's script and by
-API clients). Thin: parse, call one service in models_hub.uploads, answer.
+API clients). Thin: parse, call one service in models_hub.uploads, answer. Signed in by
+the session (with its CSRF token) or by an API key with the "upload" scope.
 
     POST   /api/uploads                 {"filename", "size", "sha256"?}   -> 201 upload
     GET    /api/uploads/<id>            -> the upload, with "offset" to resume from
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
+from community.api_auth import session_or_key
 from models_hub import direct_uploads
 from models_hub.formats.hashing import labelled
 from models_hub.models import ResumableUpload
@@ -40,16 +41,6 @@ from models_hub.validation import UploadsSuspended
 CREATE_BODY_CAP = 16 * 1024
 
 log = logging.getLogger(__name__)
-
-
-def _api_login_required(view):
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "Sign in to upload."}, status=401)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _errors(exc: ValidationError, status: int = 400) -> JsonResponse:
@@ -78,7 +69,7 @@ def _own_upload(request: HttpRequest, upload_id) -> ResumableUpload | None:
     return ResumableUpload.objects.filter(pk=upload_id, owner=request.user).first()
 
 
-@_api_login_required
+@session_or_key("upload")
 @require_http_methods(["POST"])
 def create(request: HttpRequest) -> HttpResponse:
     if (
@@ -107,7 +98,7 @@ def create(request: HttpRequest) -> HttpResponse:
     return JsonResponse(_describe(upload), status=201)
 
 
-@_api_login_required
+@session_or_key("upload")
 @require_http_methods(["GET", "HEAD", "PUT", "DELETE"])
 def detail(request: HttpRequest, upload_id) -> HttpResponse:
     upload = _own_upload(request, upload_id)
@@ -128,7 +119,7 @@ def detail(request: HttpRequest, upload_id) -> HttpResponse:
     return response
 
 
-@_api_login_required
+@session_or_key("upload")
 @require_http_methods(["GET"])
 def parts(request: HttpRequest, upload_id) -> HttpResponse:
     """Presigned URLs for the parts of a direct upload: ?numbers=1,2,3 (at most 100)."""
@@ -184,7 +175,7 @@ def _put_chunk(request: HttpRequest, upload: ResumableUpload) -> HttpResponse:
     return response
 
 
-@_api_login_required
+@session_or_key("upload")
 @require_http_methods(["POST"])
 def complete(request: HttpRequest, upload_id) -> HttpResponse:
     upload = _own_upload(request, upload_id)

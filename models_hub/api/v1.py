@@ -10,6 +10,9 @@ own browsing level allows.
     POST /api/v1/model-versions/by-hash          up to 100 hashes at once
     GET  /api/v1/images                          (cursor)
     GET  /api/v1/creators, /api/v1/tags          (page)
+
+and the upload API (publishing.py): POST /api/v1/models, /api/v1/models/{id}/versions,
+/api/v1/model-versions/{id}/publish.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import re
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from community.api_auth import KeyScope
-from models_hub.api import queries, schema
+from models_hub.api import publishing, queries, schema
 from models_hub.api.pagination import Limits, paginate
 from models_hub.api.params import BadParam
 from models_hub.api.shapes import (
@@ -41,6 +46,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{8,64}$")
 MAX_HASHES_PER_LOOKUP = 100
 # Anyone may read; a key must have been given the "read" scope.
 READ_SCOPE = KeyScope.of("read")
+UPLOAD_SCOPE = KeyScope.of("upload")
 
 
 def _versions_for(request: Request):
@@ -56,28 +62,79 @@ def _versions_for(request: Request):
     )
 
 
-@extend_schema(
-    operation_id="listModels",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="List and search models",
-    parameters=schema.MODELS_PARAMETERS,
-    responses={200: schema.page_of("ModelPage", schema.ModelSchema), **schema.ERRORS},
-)
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
-def models_list(request: Request) -> Response:
-    search = queries.ModelSearch.from_request(request)
-    models, metadata = paginate(
-        request,
-        search.queryset(request.user),
-        search.order,
-        Limits(default=100, high=100),
-        # Civitai pages by number unless a cursor is given or a text query is searched.
-        pages_by_default=not search.query,
+class ModelsCollection(APIView):
+    """GET lists and searches (anyone); POST creates a model (a key with the upload scope)."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), UPLOAD_SCOPE()]
+        return [READ_SCOPE()]
+
+    @extend_schema(
+        operation_id="listModels",
+        tags=["v1"],
+        auth=schema.OPTIONAL_AUTH,
+        summary="List and search models",
+        parameters=schema.MODELS_PARAMETERS,
+        responses={200: schema.page_of("ModelPage", schema.ModelSchema), **schema.ERRORS},
     )
-    items = [model_json(request, model, model.api_versions) for model in models]
-    return Response({"items": items, "metadata": metadata})
+    def get(self, request: Request) -> Response:
+        search = queries.ModelSearch.from_request(request)
+        models, metadata = paginate(
+            request,
+            search.queryset(request.user),
+            search.order,
+            Limits(default=100, high=100),
+            # Civitai pages by number unless a cursor is given or a text query is searched.
+            pages_by_default=not search.query,
+        )
+        items = [model_json(request, model, model.api_versions) for model in models]
+        return Response({"items": items, "metadata": metadata})
+
+    @extend_schema(
+        operation_id="createModel",
+        tags=["uploads"],
+        summary="Create a model and its first version",
+        request={
+            "application/json": schema.NewModelSchema,
+            "multipart/form-data": schema.NewModelSchema,
+        },
+        responses={201: schema.CreatedSchema, **schema.ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return publishing.upload_version(request, model=None)
+
+
+@extend_schema(
+    operation_id="createModelVersion",
+    tags=["uploads"],
+    summary="Add a version to your model",
+    request={
+        "application/json": schema.NewVersionSchema,
+        "multipart/form-data": schema.NewVersionSchema,
+    },
+    responses={201: schema.CreatedSchema, **schema.ERRORS, **schema.NOT_FOUND},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, UPLOAD_SCOPE])
+def model_versions_create(request: Request, model_id: int) -> Response:
+    model = publishing.own_model(request, model_id)
+    if model is None:
+        return Response({"error": f"No model with id {model_id} of yours"}, status=404)
+    return publishing.upload_version(request, model=model)
+
+
+@extend_schema(
+    operation_id="publishModelVersion",
+    tags=["uploads"],
+    summary="Publish your draft once its checks pass",
+    request=None,
+    responses={200: schema.PublishedSchema, **schema.ERRORS, **schema.NOT_FOUND},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, UPLOAD_SCOPE])
+def version_publish(request: Request, version_id: int) -> Response:
+    return publishing.request_publish(request, version_id)
 
 
 @extend_schema(

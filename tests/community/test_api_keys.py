@@ -148,6 +148,8 @@ def test_a_download_key_downloads_hidden_files_of_its_owner_and_nothing_else(own
     assert api.status_code == 403 and "read" in api.json()["error"]
 
 
-def test_keys_cannot_be_made_for_uploads_yet(owner):
+def test_keys_can_be_made_for_uploads_but_not_for_made_up_scopes(owner):
+    key, _ = api_key_create(user=owner, name="u", scopes=["upload"])
+    assert key.scopes == ["upload"]
     with pytest.raises(KeyRefused, match="Choose what the key may do"):
-        api_key_create(user=owner, name="u", scopes=["upload"])
+        api_key_create(user=owner, name="x", scopes=["admin"])
