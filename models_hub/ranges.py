@@ -75,8 +75,9 @@ def attachment_header(name: str) -> str:
         for c in decomposed
         if not unicodedata.combining(c)
     )
-    fallback = re.sub(r"_+", "_", ascii_only)
-    stem, dot, ext = fallback.rpartition(".")
-    if dot and not stem.strip("_ "):
-        fallback = f"download.{ext}"
+    stem, dot, ext = re.sub(r"_+", "_", ascii_only).rpartition(".")
+    if not dot:
+        stem, ext = ext, ""
+    stem = stem.strip("_ ") or "download"  # "ベルベット v1" reads "v1", not "_ v1"
+    fallback = f"{stem}.{ext}" if ext else stem
     return f"attachment; filename*=UTF-8''{quote(name, safe='')}; filename=\"{fallback}\""

@@ -257,10 +257,7 @@ def images_list(request: Request) -> Response:
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def creators_list(request: Request) -> Response:
-    people, metadata = paginate(
-        request, queries.creators(request), None, Limits(20, 200), pages_by_default=True
-    )
-    return Response({"items": [creator_json(request, p) for p in people], "metadata": metadata})
+    return _directory_page(request, queries.creators(request), creator_json)
 
 
 @extend_schema(
@@ -274,7 +271,10 @@ def creators_list(request: Request) -> Response:
 @api_view(["GET"])
 @permission_classes([READ_SCOPE])
 def tags_list(request: Request) -> Response:
-    found, metadata = paginate(
-        request, queries.tags(request), None, Limits(20, 200), pages_by_default=True
-    )
-    return Response({"items": [tag_json(request, t) for t in found], "metadata": metadata})
+    return _directory_page(request, queries.tags(request), tag_json)
+
+
+def _directory_page(request: Request, rows, to_json) -> Response:
+    """Creators and tags: page-based, ordered by an annotation (so a cursor is an offset)."""
+    found, metadata = paginate(request, rows, None, Limits(20, 200), pages_by_default=True)
+    return Response({"items": [to_json(request, row) for row in found], "metadata": metadata})

@@ -56,7 +56,7 @@ def test_non_ascii_file_name_is_sent_safely(client, on_disk):
     response = client.get(f"/api/download/models/{version.pk}")
     assert response["Content-Disposition"] == (
         "attachment; filename*=UTF-8''%E3%83%99%E3%83%AB%E3%83%99%E3%83%83%E3%83%88%20v1"
-        '.safetensors; filename="_ v1.safetensors"'
+        '.safetensors; filename="v1.safetensors"'
     )
 
 
