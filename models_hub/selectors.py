@@ -43,19 +43,25 @@ class BrowseFilters:
 
     @classmethod
     def from_params(cls, params) -> BrowseFilters:
-        """Parse query parameters leniently: unknown values are dropped, not errors."""
+        """Parse query parameters leniently: unknown values are dropped, not errors (and NUL
+        characters, which PostgreSQL cannot compare text with, are dropped too)."""
+
+        def text(name: str) -> str:
+            return params.get(name, "").replace("\x00", "")
+
         levels = 0
         for raw in params.getlist("nsfw"):
             value = parse_id(raw)
             if value in NsfwLevel.values:
                 levels |= value
         sort = params.get("sort", "")
-        query = params.get("q", "").strip()[:200]
+        query = text("q").strip()[:200]
+        bases = [slug.replace("\x00", "") for slug in params.getlist("base")]
         return cls(
             query=query,
             types=[t for t in params.getlist("type") if t in ModelType.values],
-            base_models=[slug[:64] for slug in params.getlist("base") if slug][:20],
-            tag=params.get("tag", "").strip().lower()[:50],
+            base_models=[text_value[:64] for text_value in bases if text_value][:20],
+            tag=text("tag").strip().lower()[:50],
             commercial_use=params.get("commercial", "")
             if params.get("commercial") in CommercialUse.values
             else "",

@@ -37,6 +37,13 @@ class BadParam(ParseError):
     """A 400 whose message names the parameter (the API's handler makes it {"error": ...})."""
 
 
+def _no_nul(name: str, value: str) -> str:
+    # PostgreSQL cannot hold a NUL in a text value: refuse it here rather than fail there.
+    if "\x00" in value:
+        raise BadParam(f"{name} contains a NUL character.")
+    return value
+
+
 class ApiParams:
     def __init__(self, query_params) -> None:
         self._params = query_params
@@ -46,7 +53,7 @@ class ApiParams:
         for name in names:
             for key in (name, f"{name}[]"):
                 if key in self._params:
-                    return self._params.get(key, "").strip()
+                    return _no_nul(name, self._params.get(key, "")).strip()
         return None
 
     def text(self, name: str, max_length: int = 200) -> str:
@@ -60,6 +67,7 @@ class ApiParams:
         values: list[str] = []
         for key in (name, f"{name}[]"):
             for raw in self._params.getlist(key):
+                raw = _no_nul(name, raw)
                 values += [part.strip() for part in raw.split(",") if part.strip()]
         if len(values) > MAX_LIST_ITEMS:
             raise BadParam(f"{name} takes at most {MAX_LIST_ITEMS} values.")

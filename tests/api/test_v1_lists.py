@@ -178,7 +178,8 @@ def test_primary_file_only_leaves_the_other_files_out(catalogue):
      {"cursor": "garbage"}, {"cursor": "W10"}, {"cursor": "WyJ4Il0"}, {"page": "0"},
      {"page": "abc"}, {"sort": "Bogus"}, {"period": "Decade"}, {"nsfw": "maybe"},
      {"ids": "abc"}, {"ids": "-4"}, {"baseModels": "SD 9"}, {"allowNoCredit": "perhaps"},
-     {"allowCommercialUse": "Free"}, {"browsingLevel": "999"}, {"query": "x" * 201}],
+     {"allowCommercialUse": "Free"}, {"browsingLevel": "999"}, {"query": "x" * 201},
+     {"username": "a\x00b"}, {"query": "\x00"}, {"tag": "x\x00"}, {"types": "LORA,\x00"}],
 )  # fmt: skip
 def test_bad_parameters_are_a_400_that_names_them(catalogue, params):
     response = _get("/api/v1/models", **params)
