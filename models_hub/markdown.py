@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import markdown as md
 import nh3
 from django.conf import settings
@@ -32,8 +34,24 @@ def _only_own_images(element: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# One converter per thread, reset between texts: building one per call (loading its
+# extensions) was 40% of an API page of 100 models (docs/PERFORMANCE.md).
+_converters = threading.local()
+
+
+def _converter() -> md.Markdown:
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = md.Markdown(
+            extensions=["fenced_code", "tables", "sane_lists"]
+        )
+    return converter.reset()
+
+
 def render_markdown(text: str) -> SafeString:
-    html = md.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
+    if not text or not text.strip():
+        return mark_safe("")
+    html = _converter().convert(text)
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -99,6 +99,8 @@ def _refused(errors: dict | list) -> Response:
 
 def upload_version(request: Request, model: Model | None) -> Response:
     """Run the upload form on the request and create the version (and the model)."""
+    if not isinstance(request.data, dict):  # a QueryDict (multipart) is a dict too
+        return Response({"error": "Send the fields as a JSON object or as form data."}, 400)
     data = form_data(request.data)
     if model is None:
         form = UploadForm(data, request.FILES, user=request.user)

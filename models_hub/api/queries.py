@@ -131,9 +131,9 @@ class ModelSearch:
     def queryset(self, user) -> QuerySet[Model]:
         if self.none:
             return Model.objects.none()
-        public_version = ModelVersion.objects.visible_to(user).filter(
-            model=OuterRef("pk"), status=Status.PUBLISHED
-        )
+        # The outer query already keeps models the caller may see (published, active
+        # owner); repeating visible_to here joined the model and its owner again per row.
+        public_version = ModelVersion.objects.filter(model=OuterRef("pk"), status=Status.PUBLISHED)
         models = (
             Model.objects.visible_to(user)
             .filter(Exists(public_version), *self.filters, status=Status.PUBLISHED)

@@ -157,6 +157,10 @@ def test_a_refused_upload_says_which_field_and_creates_nothing(key):
     errors = response.json()["errors"]
     assert {"license", "upload_ids", "type"} <= set(errors)
     assert ModelVersion.objects.count() == before
+    for body in ([None, None], ["a"], '"text"', "5"):  # schemathesis found a list was a 500
+        wrong = Client().post("/api/v1/models", body, content_type="application/json",
+                              **bearer(key))  # fmt: skip
+        assert wrong.status_code == 400 and "JSON object" in wrong.json()["error"]
     # A license that forbids what the creator allows is refused as on the page.
     strict = Client().post("/api/v1/models", new_model(license="cc-by-nc-4.0",
                            allow_commercial_use="Sell", upload_ids=[resumable_upload(key)]),
