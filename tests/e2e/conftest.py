@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -22,8 +23,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(live_server):
+    """One browser per journey, started after the journey's database is set up and closed
+    before it is flushed. Playwright keeps an event loop in this thread while it runs, and
+    with a loop running Django hands out other connection objects: a session-long browser
+    made the next transactional test restore its migration data into the wrong one."""
     if not Path(CHROMIUM).exists():
         reason = "needs Debian's chromium (apt-get install chromium)"
         if os.environ.get("CI"):
@@ -35,6 +40,9 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+        # The connections the journey's own ORM calls opened while the loop ran: closed
+        # here, or the test database cannot be dropped at the end of the run.
+        connections.close_all()
 
 
 @pytest.fixture
