@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 
 import pytest
@@ -62,34 +63,39 @@ def disk_that_fills_at():
     signal.signal(signal.SIGXFSZ, previous)
 
 
-HAVE_POSTGRES = connection.vendor == "postgresql"
-HAVE_REDIS = bool(settings.REDIS_URL)
 IN_CI = bool(os.environ.get("CI"))
+# The reason of each requirement mark that is not met here, and what is missing.
+_UNMET: dict[str, str] = {}
 
-# Declarative skips: without the service a developer's `make test` skips these with the
-# reason; under CI they are not skipped, and pytest_runtest_setup fails them instead.
-needs_postgres = pytest.mark.skipif(
-    not HAVE_POSTGRES and not IN_CI, reason="needs PostgreSQL (set DATABASE_URL=postgres://...)"
+
+def requires(available: bool, what: str, how: str) -> pytest.MarkDecorator:
+    """A declarative skip: without `what` a developer's `make test` skips the test with the
+    reason; under CI it is not skipped, and pytest_runtest_setup fails it instead."""
+    reason = f"needs {what} ({how})"
+    if not available:
+        _UNMET[reason] = what
+    return pytest.mark.skipif(not available and not IN_CI, reason=reason)
+
+
+needs_postgres = requires(
+    connection.vendor == "postgresql", "PostgreSQL", "set DATABASE_URL=postgres://..."
 )
-needs_redis = pytest.mark.skipif(
-    not HAVE_REDIS and not IN_CI, reason="needs Redis (set REDIS_URL=redis://...)"
+needs_redis = requires(bool(settings.REDIS_URL), "Redis", "set REDIS_URL=redis://...")
+needs_curl = requires(shutil.which("curl") is not None, "curl", "apt-get install curl")
+needs_wget = requires(shutil.which("wget") is not None, "wget", "apt-get install wget")
+needs_chromium = requires(
+    shutil.which("chromium") is not None, "Debian's chromium", "apt-get install chromium"
 )
 
 
 def pytest_runtest_setup(item) -> None:
-    missing = []
-    if not HAVE_POSTGRES and _has_mark(item, needs_postgres):
-        missing.append("PostgreSQL (DATABASE_URL)")
-    if not HAVE_REDIS and _has_mark(item, needs_redis):
-        missing.append("Redis (REDIS_URL)")
+    missing = [
+        _UNMET[m.kwargs["reason"]]
+        for m in item.iter_markers("skipif")
+        if m.kwargs.get("reason") in _UNMET
+    ]
     if missing and IN_CI:
-        pytest.fail(f"CI is set but {' and '.join(missing)} is not configured")
-
-
-def _has_mark(item, mark) -> bool:
-    wanted = mark.mark.kwargs.get("reason")
-    return any(m.name == "skipif" and m.kwargs.get("reason") == wanted
-               for m in item.iter_markers())  # fmt: skip
+        pytest.fail(f"CI is set but {' and '.join(missing)} is not available")
 
 
 @pytest.fixture

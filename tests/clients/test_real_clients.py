@@ -22,6 +22,7 @@ from community.api_keys import api_key_revoke
 from community.models import ApiKey
 from models_hub.choices import Status
 from models_hub.formats.hashing import HASH_LABELS
+from tests.conftest import needs_curl, needs_wget
 from tests.factories import UserFactory
 
 # Committed rows, so the live server thread sees them; serialized_rollback puts back the rows
@@ -385,6 +386,7 @@ def _listing(folder) -> list[str]:
     return sorted(path.name for path in folder.iterdir())
 
 
+@needs_curl
 def test_curl_saves_the_file_under_the_server_s_name_with_a_token(
     hub, publish, velvetsmith, api_key, tool, cwd
 ):
@@ -398,6 +400,7 @@ def test_curl_saves_the_file_under_the_server_s_name_with_a_token(
     assert (cwd / "velvet_v1.safetensors").read_bytes() == published.data
 
 
+@needs_curl
 def test_curl_can_resume_a_partial_download(hub, publish, velvetsmith, api_key, tool, cwd):
     published = publish(owner=velvetsmith, name="Velvet Dreams", file_name="velvet_v1.safetensors")
     url = f"{hub}/api/download/models/{published.version.pk}?token={api_key(velvetsmith)}"
@@ -413,6 +416,7 @@ def test_curl_can_resume_a_partial_download(hub, publish, velvetsmith, api_key, 
     assert target.read_bytes() == published.data
 
 
+@needs_curl
 def test_curl_saves_a_non_ascii_file_name_under_its_ascii_fallback(
     hub, publish, velvetsmith, tool, cwd
 ):
@@ -430,6 +434,7 @@ def test_curl_saves_a_non_ascii_file_name_under_its_ascii_fallback(
     assert (cwd / "v1.safetensors").read_bytes() == published.data
 
 
+@needs_wget
 def test_wget_saves_a_non_ascii_file_name_under_its_real_name(hub, publish, velvetsmith, tool, cwd):
     published = publish(
         owner=velvetsmith, name="Velvet Dreams", file_name="ベルベット v1.safetensors"
@@ -444,6 +449,7 @@ def test_wget_saves_a_non_ascii_file_name_under_its_real_name(hub, publish, velv
     assert (cwd / "ベルベット v1.safetensors").read_bytes() == published.data
 
 
+@needs_wget
 def test_wget_saves_the_file_under_the_server_s_name(hub, publish, velvetsmith, api_key, tool, cwd):
     published = publish(owner=velvetsmith, name="Velvet Dreams", file_name="velvet_v1.safetensors")
     url = f"{hub}/api/download/models/{published.version.pk}?token={api_key(velvetsmith)}"
@@ -455,6 +461,7 @@ def test_wget_saves_the_file_under_the_server_s_name(hub, publish, velvetsmith, 
     assert (cwd / "velvet_v1.safetensors").read_bytes() == published.data
 
 
+@needs_wget
 def test_wget_can_resume_a_partial_download(hub, publish, velvetsmith, api_key, tool, cwd):
     published = publish(owner=velvetsmith, name="Velvet Dreams", file_name="velvet_v1.safetensors")
     url = f"{hub}/api/download/models/{published.version.pk}?token={api_key(velvetsmith)}"
@@ -473,6 +480,7 @@ def test_wget_can_resume_a_partial_download(hub, publish, velvetsmith, api_key, 
     assert target.read_bytes() == published.data
 
 
+@needs_wget
 def test_wget_with_a_bad_key_fails_and_leaves_no_file(
     hub, publish, velvetsmith, api_key, tool, cwd
 ):
@@ -494,6 +502,8 @@ def test_wget_with_a_bad_key_fails_and_leaves_no_file(
 # --- The download counter --------------------------------------------------------------------
 
 
+@needs_curl
+@needs_wget
 def test_a_download_resumed_or_probed_is_counted_once(hub, publish, velvetsmith, tool, cwd):
     published = publish(owner=velvetsmith, name="Velvet Dreams", file_name="velvet_v1.safetensors")
     size = len(published.data)

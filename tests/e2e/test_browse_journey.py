@@ -9,8 +9,12 @@ from django.core.management import call_command
 
 from models_hub.choices import ModelType
 from models_hub.models import Model, ModelFile
+from tests.conftest import needs_chromium
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    needs_chromium,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_a_visitor_browses_filters_opens_a_model_and_downloads_it(page, screenshot):
