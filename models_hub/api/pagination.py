@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from rest_framework.request import Request
 
-from models_hub.api.params import ApiParams, BadParam, decode_cursor, encode_cursor
+from models_hub.api.params import ApiParams, bad_cursor, decode_cursor, encode_cursor
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 10_000
@@ -41,14 +41,14 @@ def _cursor_value(field: models.Field, value):
                 return parsed
     elif isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+    raise bad_cursor()
 
 
 def _after(queryset: QuerySet, order: tuple[str, ...], values: list) -> QuerySet:
     """Rows strictly after `values` in `order` (every field not null, the last unique)."""
     names = [name.lstrip("-") for name in order]
     if len(values) != len(order):
-        raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+        raise bad_cursor()
     fields = [queryset.model._meta.get_field(name) for name in names]
     values = [_cursor_value(field, value) for field, value in zip(fields, values, strict=True)]
     after = Q()
@@ -116,7 +116,7 @@ def paginate(
         if order is None:
             offset = values[0] if len(values) == 1 and isinstance(values[0], int) else -1
             if not 0 <= offset <= MAX_OFFSET:
-                raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+                raise bad_cursor()
         else:
             queryset = _after(queryset, order, values)
     rows = list(queryset[offset : offset + limit + 1])

@@ -156,6 +156,10 @@ class ApiParams:
         return (asked & allowed) or NsfwLevel.PG
 
 
+def bad_cursor() -> BadParam:
+    return BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+
+
 def encode_cursor(values: list) -> str:
     raw = json.dumps(values, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -169,5 +173,5 @@ def decode_cursor(cursor: str) -> list:
     except (ValueError, binascii.Error, UnicodeError):
         values = None
     if not isinstance(values, list) or not values or len(cursor) > 500:
-        raise BadParam("cursor is not one this server gave; use metadata.nextCursor.")
+        raise bad_cursor()
     return values

@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from community.models import User
-from models_hub.api.params import ApiParams, BadParam
+from models_hub.api.params import ApiParams
 from models_hub.choices import CommercialUse, ModelType, Status
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
@@ -46,9 +46,35 @@ IMAGES_PER_LISTED_VERSION = 10
 IMAGES_PER_VERSION = 100
 
 
-def _since(params: ApiParams) -> Q:
+def _since(params: ApiParams, column: str) -> Q:
+    """The `period` parameter as a filter on `column` (published_at, created_at)."""
     days = PERIODS[params.choice("period", PERIODS, "AllTime")]
-    return Q() if days is None else Q(published_at__gte=timezone.now() - timedelta(days=days))
+    return Q() if days is None else Q(**{f"{column}__gte": timezone.now() - timedelta(days=days)})
+
+
+def _version_children(
+    levels: int, *, images_each: int | None = None, primary_file_only: bool = False
+) -> list[Prefetch]:
+    """What a version's JSON shows: its files, primary first, and its images within
+    `levels` (as `api_images`, at most `images_each`)."""
+    files = ModelFile.objects.order_by("-is_primary", "id")
+    if primary_file_only:
+        files = files.filter(is_primary=True)
+    images = GalleryImage.objects.within_levels(levels).order_by("position", "id")
+    if images_each is not None:
+        images = images[:images_each]
+    return [
+        Prefetch("files", queryset=files),
+        Prefetch("images", queryset=images, to_attr="api_images"),
+    ]
+
+
+def with_files_and_images(versions: QuerySet[ModelVersion], levels: int) -> QuerySet:
+    """Versions ready for shapes.version_json: model, owner and base model joined, files
+    and images within `levels` prefetched."""
+    return versions.select_related("model__owner", "base_model").prefetch_related(
+        *_version_children(levels)
+    )
 
 
 def versions_prefetch(
@@ -56,17 +82,12 @@ def versions_prefetch(
 ) -> Prefetch:
     """A model's versions the caller may see (newest first, as `api_versions`), with their
     files and up to `images_each` images within `levels`."""
-    files = ModelFile.objects.order_by("-is_primary", "id")
-    if primary_file_only:
-        files = files.filter(is_primary=True)
-    images = GalleryImage.objects.within_levels(levels).order_by("position", "id")
     versions = (
         ModelVersion.objects.visible_to(user)
         .select_related("base_model")
         .order_by("-created_at", "-id")
         .prefetch_related(
-            Prefetch("files", queryset=files),
-            Prefetch("images", queryset=images[:images_each], to_attr="api_images"),
+            *_version_children(levels, images_each=images_each, primary_file_only=primary_file_only)
         )
     )
     return Prefetch("versions", queryset=versions, to_attr="api_versions")
@@ -99,7 +120,7 @@ class ModelSearch:
             primary_file_only=bool(params.boolean("primaryFileOnly")),
         )
         add = search.filters.append
-        add(_since(params))
+        add(_since(params, "published_at"))
         if types := params.choices("types", ModelType.values):
             add(Q(type__in=types))
         if ids := params.ids("ids"):
@@ -108,8 +129,12 @@ class ModelSearch:
             add(Q(owner__username__iexact=username))
         if tag := params.text("tag", 50):
             add(Q(tags__name__iexact=tag))
-        if base_models := params.strings("baseModels"):
-            add(Q(pk__in=_with_base_models(request.user, base_models)))
+        by_name = {}
+        if "baseModels" in request.query_params or "baseModels[]" in request.query_params:
+            for base in BaseModel.objects.only("name", "slug"):
+                by_name[base.name] = by_name[base.slug] = base.pk
+        if base_models := params.choices("baseModels", by_name):
+            add(Q(pk__in=_with_base_models({by_name[name] for name in base_models})))
         for name, column in (
             ("allowNoCredit", "allow_no_credit"),
             ("allowDerivatives", "allow_derivatives"),
@@ -157,23 +182,11 @@ class ModelSearch:
         )
 
 
-def _with_base_models(user, asked: list[str]) -> QuerySet:
-    known = {}
-    for base in BaseModel.objects.only("name", "slug"):
-        known[base.name.casefold()] = known[base.slug.casefold()] = base.pk
-    unknown = [name for name in asked if name.casefold() not in known]
-    if unknown:
-        raise BadParam(
-            f"baseModels has an unknown value “{unknown[0][:40]}”; use one of: "
-            + ", ".join(BaseModel.objects.values_list("name", flat=True))
-            + "."
-        )
-    chosen = {known[name.casefold()] for name in asked}
-    return (
-        ModelVersion.objects.visible_to(user)
-        .filter(base_model__in=chosen, status=Status.PUBLISHED)
-        .values("model_id")
-    )
+def _with_base_models(base_model_ids: set[int]) -> QuerySet:
+    # Published versions only: the outer query keeps what the caller may see.
+    return ModelVersion.objects.filter(
+        base_model__in=base_model_ids, status=Status.PUBLISHED
+    ).values("model_id")
 
 
 def _commercial_filter(asked: list[str]) -> Q:
@@ -206,9 +219,7 @@ def listed_images(request: Request) -> tuple[QuerySet[GalleryImage], tuple[str, 
     images = GalleryImage.objects.visible_to(user).within_levels(
         params.nsfw_levels(browsing_level_of(user))
     )
-    days = PERIODS[params.choice("period", PERIODS, "AllTime")]
-    if days is not None:
-        images = images.filter(created_at__gte=timezone.now() - timedelta(days=days))
+    images = images.filter(_since(params, "created_at"))
     if (model_id := params.id("modelId")) is not None:
         images = images.filter(version__model_id=model_id)
     if (version_id := params.id("modelVersionId")) is not None:

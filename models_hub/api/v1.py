@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
@@ -38,7 +37,7 @@ from models_hub.api.shapes import (
     tag_json,
     version_json,
 )
-from models_hub.models import GalleryImage, ModelFile, ModelVersion
+from models_hub.models import ModelVersion
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import versions_by_file_hash, versions_by_file_hashes
 
@@ -49,17 +48,27 @@ READ_SCOPE = KeyScope.of("read")
 UPLOAD_SCOPE = KeyScope.of("upload")
 
 
-def _versions_for(request: Request):
-    """Versions the caller may see, with their files and the images their level allows."""
-    images = GalleryImage.objects.within_levels(browsing_level_of(request.user))
-    return (
-        ModelVersion.objects.visible_to(request.user)
-        .select_related("model__owner", "base_model")
-        .prefetch_related(
-            Prefetch("files", queryset=ModelFile.objects.order_by("-is_primary", "id")),
-            Prefetch("images", queryset=images.order_by("position", "id"), to_attr="api_images"),
-        )
-    )
+def read_endpoint(operation_id: str, summary: str, *, method: str = "GET", **openapi):
+    """A v1 view anyone may call (a key needs the read scope), described in the schema."""
+
+    def wrap(view):
+        view = api_view([method])(permission_classes([READ_SCOPE])(view))
+        return extend_schema(
+            operation_id=operation_id,
+            tags=["v1"],
+            auth=schema.OPTIONAL_AUTH,
+            summary=summary,
+            **openapi,
+        )(view)
+
+    return wrap
+
+
+def _visible_versions(request: Request, versions=None):
+    """`versions` (default: every version the caller may see) with what version_json shows,
+    images within the caller's browsing level."""
+    versions = ModelVersion.objects.visible_to(request.user) if versions is None else versions
+    return queries.with_files_and_images(versions, browsing_level_of(request.user))
 
 
 class ModelsCollection(APIView):
@@ -137,15 +146,11 @@ def version_publish(request: Request, version_id: int) -> Response:
     return publishing.request_publish(request, version_id)
 
 
-@extend_schema(
-    operation_id="getModel",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="One model with its versions",
+@read_endpoint(
+    "getModel",
+    "One model with its versions",
     responses={200: schema.ModelSchema, **schema.ERRORS, **schema.NOT_FOUND},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def model_detail(request: Request, model_id: int) -> Response:
     model = queries.model_with_versions(request.user, model_id)
     if model is None or not model.api_versions:
@@ -153,27 +158,21 @@ def model_detail(request: Request, model_id: int) -> Response:
     return Response(model_json(request, model, model.api_versions))
 
 
-@extend_schema(
-    operation_id="getModelVersion",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="One version",
+@read_endpoint(
+    "getModelVersion",
+    "One version",
     responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def version_detail(request: Request, version_id: int) -> Response:
-    version = _versions_for(request).filter(pk=version_id).first()
+    version = _visible_versions(request).filter(pk=version_id).first()
     if version is None:
         return Response({"error": f"No version with id {version_id}"}, status=404)
     return Response(version_json(request, version))
 
 
-@extend_schema(
-    operation_id="getModelVersionByHash",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="The version holding a file with this hash",
+@read_endpoint(
+    "getModelVersionByHash",
+    "The version holding a file with this hash",
     parameters=[
         OpenApiParameter(
             "file_hash",
@@ -184,23 +183,21 @@ def version_detail(request: Request, version_id: int) -> Response:
     ],
     responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def version_by_hash(request: Request, file_hash: str) -> Response:
     if not _HEX.match(file_hash):
         return Response({"error": "Give a file hash: 8 to 64 hexadecimal characters."}, status=400)
-    found = versions_by_file_hash(file_hash, request.user).values("pk")
-    version = _versions_for(request).filter(pk__in=found).order_by("-published_at", "-id").first()
+    # versions_by_file_hash keeps what the caller may see, newest first.
+    found = versions_by_file_hash(file_hash, request.user)
+    version = _visible_versions(request, found).first()
     if version is None:
         return Response({"error": "Model not found"}, status=404)
     return Response(version_json(request, version))
 
 
-@extend_schema(
-    operation_id="getModelVersionsByHashes",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="The versions holding files with any of these hashes",
+@read_endpoint(
+    "getModelVersionsByHashes",
+    "The versions holding files with any of these hashes",
+    method="POST",
     request={
         "application/json": {
             "type": "array",
@@ -210,8 +207,6 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
     },
     responses={200: schema.VersionSchema(many=True), **schema.ERRORS},
 )
-@api_view(["POST"])
-@permission_classes([READ_SCOPE])
 def versions_by_hashes(request: Request) -> Response:
     """Body: a JSON array of hashes (Civitai's clients send SHA256s; any of the six work).
     Answer: the versions found, newest first; hashes that match nothing are left out."""
@@ -223,21 +218,16 @@ def versions_by_hashes(request: Request) -> Response:
     bad = [h for h in hashes if not _HEX.match(h.strip())]
     if bad:
         raise BadParam(f"“{bad[0][:70]}” is not a file hash: 8 to 64 hexadecimal characters.")
-    found = versions_by_file_hashes(hashes, request.user).values("pk")
-    versions = _versions_for(request).filter(pk__in=found).order_by("-published_at", "-id")
+    versions = _visible_versions(request, versions_by_file_hashes(hashes, request.user))
     return Response([version_json(request, version) for version in versions])
 
 
-@extend_schema(
-    operation_id="listImages",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="Gallery images",
+@read_endpoint(
+    "listImages",
+    "Gallery images",
     parameters=schema.IMAGES_PARAMETERS,
     responses={200: schema.page_of("ImagePage", schema.ListedImageSchema), **schema.ERRORS},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def images_list(request: Request) -> Response:
     images, order = queries.listed_images(request)
     page, metadata = paginate(
@@ -246,30 +236,22 @@ def images_list(request: Request) -> Response:
     return Response({"items": [listed_image_json(request, i) for i in page], "metadata": metadata})
 
 
-@extend_schema(
-    operation_id="listCreators",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="Creators with published models",
+@read_endpoint(
+    "listCreators",
+    "Creators with published models",
     parameters=schema.DIRECTORY_PARAMETERS,
     responses={200: schema.page_of("CreatorPage", schema.CreatorSchema), **schema.ERRORS},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def creators_list(request: Request) -> Response:
     return _directory_page(request, queries.creators(request), creator_json)
 
 
-@extend_schema(
-    operation_id="listTags",
-    tags=["v1"],
-    auth=schema.OPTIONAL_AUTH,
-    summary="Tags of published models",
+@read_endpoint(
+    "listTags",
+    "Tags of published models",
     parameters=schema.DIRECTORY_PARAMETERS,
     responses={200: schema.page_of("TagPage", schema.TagSchema), **schema.ERRORS},
 )
-@api_view(["GET"])
-@permission_classes([READ_SCOPE])
 def tags_list(request: Request) -> Response:
     return _directory_page(request, queries.tags(request), tag_json)
 
