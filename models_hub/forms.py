@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
 from models_hub.formats.images import ImageRejected, process_upload
+from models_hub.links import model_link
 from models_hub.models import BaseModel, License, ModelVersion
 from models_hub.params import parse_id
 from models_hub.services import ExternalParent
@@ -138,20 +139,19 @@ class UploadForm(forms.Form):
         visible = ModelVersion.objects.visible_to(self.user).select_related("model")
         parents: list[ModelVersion] = []
         for token in _split_words(self.cleaned_data["parent_version_ids"]):
-            version_match = re.search(r"[?&]version=([^&#]+)", token)
-            model_match = re.search(r"/models/([^/?#]+)", token)
-            if version_match or token.isascii() and token.isdigit():
-                version_id = parse_id(version_match.group(1) if version_match else token)
-                parent = visible.filter(pk=version_id).first() if version_id else None
-            elif model_match:
-                model_id = parse_id(model_match.group(1))
-                parent = (
-                    visible.filter(model_id=model_id).order_by("-created_at", "-id").first()
-                    if model_id
-                    else None
+            link = None if token.isascii() and token.isdigit() else model_link(token)
+            if link is None and not (token.isascii() and token.isdigit()):
+                raise ValidationError(
+                    f"“{token[:60]}” is not a version id or a link to a model on this hub "
+                    "(name models from other sites under parents elsewhere)."
                 )
+            if link is None or link.version_id:
+                version_id = link.version_id if link else parse_id(token)
+                parent = visible.filter(pk=version_id).first() if version_id else None
             else:
-                raise ValidationError(f"“{token[:60]}” is not a version id or a model link.")
+                parent = (
+                    visible.filter(model_id=link.model_id).order_by("-created_at", "-id").first()
+                )
             if parent is None:
                 raise ValidationError(f"“{token[:60]}”: no such model version on this hub.")
             if parent not in parents:

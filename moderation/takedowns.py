@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import io
 import logging
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from community.services import send_email
 from models_hub.formats.images import ImageRejected
+from models_hub.links import model_link
 from models_hub.models import ModelVersion
 from moderation import services
 from moderation.checks.findings import RuleCode
@@ -125,19 +125,15 @@ def _reference_jpeg(upload) -> bytes:
     return out.getvalue()
 
 
-_VERSION_IN_URL = re.compile(r"/models/(\d+)(?:/[^?#]*)?(?:\?(?:.*&)?version=(\d+))?")
-
-
 def _version_named_by(url: str) -> ModelVersion | None:
     """The hub version a pasted link points at (its model's newest public one without
     ?version=), or None: a link elsewhere is kept as text for staff."""
-    match = _VERSION_IN_URL.search(url or "")
-    if not match:
+    link = model_link(url)
+    if link is None:
         return None
-    model_id, version_id = int(match[1]), match[2]
-    versions = ModelVersion.objects.filter(model_id=model_id).exclude(status="deleted")
-    if version_id:
-        return versions.filter(pk=int(version_id)).first()
+    versions = ModelVersion.objects.filter(model_id=link.model_id).exclude(status="deleted")
+    if link.version_id:
+        return versions.filter(pk=link.version_id).first()
     return versions.order_by("-published_at", "-id").first()
 
 

@@ -223,6 +223,20 @@ def test_service_failure_midway_removes_stored_files(creator_client, settings, m
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
+def test_a_parent_linked_on_another_site_is_not_taken_for_ours(creator_client, stranger):
+    # Civitai's model pages have our path: its model N is not our model N.
+    ours = published_model(owner=stranger).versions.get()
+    for link in (f"https://civitai.com/models/{ours.model_id}/x?version={ours.pk}",
+                 f"https://civitai.com/models/{ours.model_id}"):  # fmt: skip
+        response = creator_client.post("/upload/", form_data(parent_version_ids=link))
+        assert response.status_code == 400
+        assert "on this hub" in str(response.context["form"].errors["parent_version_ids"])
+    own_link = f"http://127.0.0.1:8000/models/{ours.model_id}/x/?version={ours.pk}"
+    assert (
+        creator_client.post("/upload/", form_data(parent_version_ids=own_link)).status_code == 302
+    )
+
+
 def test_cannot_name_another_users_draft_as_parent(creator_client, stranger):
     draft = published_model(owner=stranger, status=Status.DRAFT).versions.get()
     response = creator_client.post("/upload/", form_data(parent_version_ids=str(draft.pk)))

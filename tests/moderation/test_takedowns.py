@@ -108,9 +108,19 @@ def test_the_answer_never_says_whether_the_person_is_protected_already(client):
     assert re.sub(r"number \d+", "number N", first) == re.sub(r"number \d+", "number N", second)
 
 
+def test_a_link_to_another_site_with_the_same_path_names_no_upload_here(client):
+    # Civitai's pages are /models/<id> too: its model 4201 is not ours.
+    version = published_model(name="Unrelated").versions.get()
+    civitai = f"https://civitai.com/models/{version.model_id}/x?version={version.pk}"
+    client.post("/takedown/", likeness_form(content_url=civitai))
+    request = TakedownRequest.objects.get()
+    assert request.version is None and request.content_url == civitai
+
+
 def test_accepting_a_likeness_request_protects_the_person_and_takes_the_upload_down(
-    client, client_for, django_capture_on_commit_callbacks
+    client, client_for, django_capture_on_commit_callbacks, settings
 ):
+    settings.SITE_URL = "https://hub.example"
     alice = make_moderator("alice")
     version = published_model(name="Famous face LoRA").versions.get()
     form = likeness_form(
