@@ -234,7 +234,6 @@ def _apply(kind: str, item: QueueItem, version: ModelVersion, reason: str, level
 
 
 def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
-    from models_hub.services import model_refresh_derived
 
     if kind == Kind.RATE_IMAGES:
         if level not in [*RATINGS, NsfwLevel.BLOCKED]:
@@ -244,11 +243,9 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
         if not chosen:
             raise Refused("Select the images to rate.")
         _rate(images, level)
-        version = ModelVersion.objects.get(pk=item.version_id)
-        levels = version.images.values_list("nsfw_level", flat=True)
-        version.nsfw_level = NsfwLevel.combine(levels) or NsfwLevel.PG
-        version.save(update_fields=["nsfw_level"])
-        model_refresh_derived(model=version.model)
+        # The pipeline works out the version's level from its images, as after any check,
+        # and so also blocks a version marked as a real person that is now rated R or above.
+        transaction.on_commit(lambda: pipeline.version_decide(version_id=item.version_id))
         return {"images": chosen, "level": level}
     if kind == Kind.MARK_REAL_PERSON:
         ModelVersion.objects.filter(pk=item.version_id).update(depicts_real_person=True)

@@ -158,7 +158,9 @@ def test_staff_and_moderators_are_not_suspended_from_the_queue(alice, bob, stran
                        rule=rule(RuleCode.SPAM), reason="x")  # fmt: skip
 
 
-def test_rating_or_hiding_some_images_of_a_version(alice, stranger, client_for):
+def test_rating_or_hiding_some_images_of_a_version(
+    alice, stranger, client_for, django_capture_on_commit_callbacks
+):
     from models_hub.choices import NsfwLevel
     from tests.factories import ImageFactory
 
@@ -168,9 +170,10 @@ def test_rating_or_hiding_some_images_of_a_version(alice, stranger, client_for):
     reports.report_create(reporter=stranger, rule=rule(RuleCode.SEXUAL_CONTENT), image=extra)
     item = QueueItem.objects.get(source="report", version=version)
     queue.item_claim(item_id=item.pk, moderator=alice)
-    queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.RATE_IMAGES,
-                   rule=rule(RuleCode.SEXUAL_CONTENT), reason="Explicit.",
-                   level=NsfwLevel.BLOCKED, image_ids=[extra.pk, 999999])  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.RATE_IMAGES,
+                       rule=rule(RuleCode.SEXUAL_CONTENT), reason="Explicit.",
+                       level=NsfwLevel.BLOCKED, image_ids=[extra.pk, 999999])  # fmt: skip
     extra.refresh_from_db()
     version.refresh_from_db()
     assert extra.nsfw_level == NsfwLevel.BLOCKED and version.nsfw_level == kept.nsfw_level
@@ -179,6 +182,26 @@ def test_rating_or_hiding_some_images_of_a_version(alice, stranger, client_for):
     action = ModerationAction.objects.get(kind=Kind.RATE_IMAGES)
     assert action.details == {"images": [extra.pk], "level": NsfwLevel.BLOCKED}
     assert QueueItem.objects.get(pk=item.pk).state == "open"
+
+
+def test_rating_a_real_persons_images_explicit_blocks_the_version(
+    alice, stranger, django_capture_on_commit_callbacks
+):
+    # The rating goes through the pipeline, whose real-person rule then applies.
+    from models_hub.choices import NsfwLevel
+
+    version = a_published_version()
+    type(version).objects.filter(pk=version.pk).update(depicts_real_person=True)
+    image = version.images.get()
+    reports.report_create(reporter=stranger, rule=rule(RuleCode.SEXUAL_CONTENT), image=image)
+    item = QueueItem.objects.get(source="report", version=version)
+    queue.item_claim(item_id=item.pk, moderator=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.item_act(item_id=item.pk, moderator=alice, kind=Kind.RATE_IMAGES,
+                       rule=rule(RuleCode.SEXUAL_CONTENT), reason="Explicit.",
+                       level=NsfwLevel.X, image_ids=[image.pk])  # fmt: skip
+    version.refresh_from_db()
+    assert version.nsfw_level & NsfwLevel.X and version.status == Status.BLOCKED
 
 
 def _blocked_by(moderator):
