@@ -123,13 +123,8 @@ def _file_hashes(version: ModelVersion) -> list[str]:
 def _hub_version_by_hash(digest: str) -> ModelVersion | None:
     """The public version holding a file with this hash: only what everyone may see can be
     named as a parent (its name and link are shown on the child's page)."""
-    found = versions_by_file_hash(digest, AnonymousUser()).values("pk")
-    return (
-        ModelVersion.objects.filter(pk__in=found)
-        .select_related("model__license")
-        .order_by("-published_at", "-id")
-        .first()
-    )
+    # versions_by_file_hash already keeps what anyone may see, newest first.
+    return versions_by_file_hash(digest, AnonymousUser()).select_related("model__license").first()
 
 
 def _is_base_model(name: str, version: ModelVersion) -> bool:
