@@ -512,3 +512,20 @@ def test_odd_numbers_and_unknown_actions_are_refused_not_a_500(alice, client_for
         response = client.post(f"/moderation/items/{item.pk}/act", form, follow=True)
         assert response.status_code == 200 and message in response.content, form
     assert QueueItem.objects.get(pk=item.pk).state == "open"
+
+
+@pytest.mark.parametrize(("hours", "median"), [([1, 2, 10], 2.0), ([1, 2, 4, 10], 3.0)])
+def test_queue_health_gives_the_median_time_to_decision_over_30_days(hours, median):
+    from moderation.queue_selectors import queue_health
+
+    now = timezone.now()
+    for span in [*hours, 1]:
+        item = item_of(held_version())
+        QueueItem.objects.filter(pk=item.pk).update(
+            state=QueueItem.State.CLOSED, created_at=now - timedelta(hours=span), closed_at=now
+        )
+    # Decided 40 days ago: outside the window.
+    QueueItem.objects.filter(pk=item.pk).update(closed_at=now - timedelta(days=40))
+    health = queue_health()
+    assert health.decided_last_30_days == len(hours)
+    assert health.median_hours_to_decision == median
