@@ -30,7 +30,7 @@ def _report_target(request: HttpRequest) -> dict:
         version = get_object_or_404(
             ModelVersion.objects.visible_to(request.user).select_related("model"), pk=version_id
         )
-        return {"version": version, "label": f"{version.model.name} {version.name}"}
+        return {"version": version, "label": str(version)}
     if username := query.get("user", "")[:150]:
         user = get_object_or_404(get_user_model(), username=username, is_active=True)
         return {"user": user, "label": f"the member {user.username}"}

@@ -8,9 +8,15 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from models_hub.choices import JobStatus
 from moderation.checks.findings import Finding
+
+
+def rule_url(code: str) -> str:
+    """The full link to a rule on the guidelines page, for notifications and e-mails."""
+    return f"{settings.SITE_URL}{reverse('moderation:guidelines')}#rule-{code}"
 
 
 class Rule(models.Model):

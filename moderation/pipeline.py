@@ -16,7 +16,7 @@ from django.utils import timezone
 from models_hub.choices import JobStatus, NsfwLevel, ScanResult, Status
 from models_hub.models import GalleryImage, ModelVersion, files_state
 from moderation.checks.findings import Finding, Level, RuleCode, Severity
-from moderation.models import CheckRun, QueueItem, Rule
+from moderation.models import CheckRun, QueueItem, Rule, rule_url
 
 CHECK_RULES = {
     CheckRun.Kind.LICENSE: RuleCode.LICENSE,
@@ -278,10 +278,10 @@ def _tell_owner(version: ModelVersion, outcome: Outcome) -> None:
     rules = dict(Rule.objects.values_list("code", "title"))
     lines = [
         f"- {finding.message} (rule: {rules.get(str(finding.rule), finding.rule)}, "
-        f"{settings.SITE_URL}/guidelines/#rule-{finding.rule})"
+        f"{rule_url(finding.rule)})"
         for finding in outcome.deciding
     ]
-    name = f"{version.model.name} {version.name}"
+    name = str(version)
     if outcome.decision == Decision.BLOCK:
         title = f"Blocked: {name}"
         intro = "Our checks blocked this version; it is not shown to anyone but you and staff."

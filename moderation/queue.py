@@ -26,7 +26,7 @@ from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
 from moderation import pipeline, takedowns
 from moderation.checks.findings import Finding, RuleCode
-from moderation.models import SIDE_ACTIONS, Appeal, ModerationAction, QueueItem, Rule
+from moderation.models import SIDE_ACTIONS, Appeal, ModerationAction, QueueItem, Rule, rule_url
 from moderation.permissions import is_moderator
 
 Kind = ModerationAction.Kind
@@ -315,12 +315,11 @@ OWNER_TITLES = {
 
 def _tell_owner(owner, action: ModerationAction) -> None:
     version = action.version
-    name = f"{version.model.name} {version.name}" if version else "your content"
+    name = str(version) if version else "your content"
     rule = action.rule
     body = (
         f"A moderator decided: {action.get_kind_display().lower()}.\n"
-        f"Rule: {rule.title} ({settings.SITE_URL}{reverse('moderation:guidelines')}"
-        f"#rule-{rule.code})\n"
+        f"Rule: {rule.title} ({rule_url(rule.code)})\n"
         f"Reason: {action.reason}"
     )
     if "level" in action.details:
@@ -387,7 +386,7 @@ def _settle_appeal(item: QueueItem, action: ModerationAction) -> Appeal | None:
 
 def _tell_appellant(appeal: Appeal, action: ModerationAction) -> None:
     version = action.version
-    name = f"{version.model.name} {version.name}" if version else "your account"
+    name = str(version) if version else "your account"
     if appeal.outcome == Appeal.Outcome.UPHELD:
         title, verdict = f"Appeal refused: {name}", "The decision stands."
     elif action.kind == Kind.OVERTURN:
