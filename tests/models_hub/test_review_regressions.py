@@ -231,7 +231,8 @@ def test_head_and_failed_downloads_are_not_counted(client, settings):
 
 
 def test_parent_given_as_a_model_link_resolves_to_that_models_newest_version(client_for, owner,
-        django_capture_on_commit_callbacks):  # fmt: skip
+        django_capture_on_commit_callbacks, settings):  # fmt: skip
+    settings.SITE_URL = "https://hub.example"  # the link is to this site
     other = published_model(name="Retro Poster Mix")
     older = other.versions.get()
     newer = VersionFactory(model=other, name="v2")
