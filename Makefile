@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DEBUG ?= 1
 
-.PHONY: run test lint lock clean
+.PHONY: run test lint messages lock clean
 
 $(VENV)/.installed-dev: requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -28,6 +28,14 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# The Japanese catalogue: collect the strings marked for translation into
+# locale/ja/LC_MESSAGES/django.po (translate the new ones there), then compile django.mo,
+# which is committed so that running the site needs no gettext. Needs gettext's tools.
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=tests
+messages: $(VENV)/.installed-dev
+	$(PY) manage.py makemessages -l ja --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages -l ja $(MESSAGES_IGNORE)
 
 # Re-pin the lock files from pyproject.toml (needs the registry).
 lock:

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from community.models import ApiKey, User
 
@@ -29,7 +31,8 @@ class KeyRefused(ValueError):
 
 
 class InvalidKey(Exception):
-    """A key that is malformed, unknown, revoked or expired (the message says which)."""
+    """A key that is malformed, unknown, revoked or expired (the message says which). API
+    clients read the message, so it stays in English."""
 
 
 def hash_key(raw: str) -> str:
@@ -42,19 +45,26 @@ def api_key_create(
     """Make a key; returns the row and the key itself, which is never stored or shown again."""
     name = (name or "").strip()[:100]
     if not name:
-        raise KeyRefused("Name the key, so that you can tell it apart later.")
+        raise KeyRefused(_("Name the key, so that you can tell it apart later."))
     chosen = sorted(set(scopes))
     if not chosen or not set(chosen) <= set(OFFERED_SCOPES):
-        raise KeyRefused("Choose what the key may do.")
+        raise KeyRefused(_("Choose what the key may do."))
     if ApiKey.Scope.MODERATE in chosen:
         from moderation.permissions import is_moderator
 
         if not is_moderator(user):
-            raise KeyRefused("Only moderators can make keys that moderate.")
+            raise KeyRefused(_("Only moderators can make keys that moderate."))
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
-        raise KeyRefused("A key expires after 1 to 3650 days, or never.")
+        raise KeyRefused(_("A key expires after 1 to 3650 days, or never."))
     if live_keys(user).count() >= MAX_KEYS:
-        raise KeyRefused(f"You have {MAX_KEYS} keys; revoke one first.")
+        raise KeyRefused(
+            ngettext(
+                "You have %(count)d key; revoke it first.",
+                "You have %(count)d keys; revoke one first.",
+                MAX_KEYS,
+            )
+            % {"count": MAX_KEYS}
+        )
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         user=user, name=name, prefix=raw[:10], key_hash=hash_key(raw), scopes=chosen,

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ModelType(models.TextChoices):
-    CHECKPOINT = "Checkpoint", "Checkpoint"
-    TEXTUAL_INVERSION = "TextualInversion", "Embedding (Textual Inversion)"
-    HYPERNETWORK = "Hypernetwork", "Hypernetwork"
-    AESTHETIC_GRADIENT = "AestheticGradient", "Aesthetic Gradient"
-    LORA = "LORA", "LoRA"
-    LOCON = "LoCon", "LyCORIS / LoCon"
-    DORA = "DoRA", "DoRA"
-    CONTROLNET = "Controlnet", "ControlNet"
-    UPSCALER = "Upscaler", "Upscaler"
-    MOTION_MODULE = "MotionModule", "Motion Module"
-    VAE = "VAE", "VAE"
-    POSES = "Poses", "Poses"
-    WILDCARDS = "Wildcards", "Wildcards"
-    WORKFLOWS = "Workflows", "Workflows"
-    DETECTION = "Detection", "Detection"
-    OTHER = "Other", "Other"
+    CHECKPOINT = "Checkpoint", _("Checkpoint")
+    TEXTUAL_INVERSION = "TextualInversion", _("Embedding (Textual Inversion)")
+    HYPERNETWORK = "Hypernetwork", _("Hypernetwork")
+    AESTHETIC_GRADIENT = "AestheticGradient", _("Aesthetic Gradient")
+    LORA = "LORA", _("LoRA")
+    LOCON = "LoCon", _("LyCORIS / LoCon")
+    DORA = "DoRA", _("DoRA")
+    CONTROLNET = "Controlnet", _("ControlNet")
+    UPSCALER = "Upscaler", _("Upscaler")
+    MOTION_MODULE = "MotionModule", _("Motion Module")
+    VAE = "VAE", _("VAE")
+    POSES = "Poses", _("Poses")
+    WILDCARDS = "Wildcards", _("Wildcards")
+    WORKFLOWS = "Workflows", _("Workflows")
+    DETECTION = "Detection", _("Detection")
+    OTHER = "Other", _("Other")
 
 
 class NsfwLevel(models.IntegerChoices):
     """A bitmask: a model's level is the OR of its versions', a version's of its images'."""
 
+    # The ratings' names are the same in every language; only "Blocked" is translated.
     PG = 1, "PG"
     PG13 = 2, "PG-13"
     R = 4, "R"
     X = 8, "X"
     XXX = 16, "XXX"
-    BLOCKED = 32, "Blocked"
+    BLOCKED = 32, pgettext_lazy("content rating", "Blocked")
 
     @classmethod
     def viewable(cls) -> list[NsfwLevel]:
@@ -50,25 +53,25 @@ class NsfwLevel(models.IntegerChoices):
 
     @classmethod
     def labels_for(cls, mask: int) -> list[str]:
-        return [level.label for level in cls if mask & level]
+        return [str(level.label) for level in cls if mask & level]
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    IN_REVIEW = "in_review", "In review"
-    PUBLISHED = "published", "Published"
-    UNPUBLISHED = "unpublished", "Unpublished"
-    BLOCKED = "blocked", "Blocked"
-    DELETED = "deleted", "Deleted"
+    DRAFT = "draft", _("Draft")
+    IN_REVIEW = "in_review", _("In review")
+    PUBLISHED = "published", _("Published")
+    UNPUBLISHED = "unpublished", _("Unpublished")
+    BLOCKED = "blocked", _("Blocked")
+    DELETED = "deleted", _("Deleted")
 
 
 class CommercialUse(models.TextChoices):
     """Ordered from least to most permissive: each level includes the ones before it."""
 
-    NONE = "None", "No commercial use"
-    IMAGE = "Image", "Sell generated images"
-    RENT = "Rent", "Run it on a paid generation service"
-    SELL = "Sell", "Sell the model or merges of it"
+    NONE = "None", _("No commercial use")
+    IMAGE = "Image", _("Sell generated images")
+    RENT = "Rent", _("Run it on a paid generation service")
+    SELL = "Sell", _("Sell the model or merges of it")
 
     @classmethod
     def rank(cls, value: str) -> int:
@@ -114,7 +117,7 @@ class ScanResult(models.TextChoices):
 class JobStatus(models.TextChoices):
     """Where background work on a row stands; the row is the record, not the broker."""
 
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    ERROR = "error", "Error"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    ERROR = "error", _("Error")

@@ -6,6 +6,8 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
 from models_hub.formats.images import ImageRejected, process_upload
@@ -34,8 +36,22 @@ class MultipleFileField(forms.FileField):
         if self.required and not files:
             raise ValidationError(self.error_messages["required"], code="required")
         if len(files) > self.max_count:
-            raise ValidationError(f"At most {self.max_count} files can be uploaded at once.")
+            raise ValidationError(
+                ngettext(
+                    "At most %(count)d file can be uploaded at once.",
+                    "At most %(count)d files can be uploaded at once.",
+                    self.max_count,
+                )
+                % {"count": self.max_count}
+            )
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+def _files_per_version_error() -> str:
+    limit = settings.HUB_MAX_MODEL_FILES
+    return ngettext(
+        "At most %(count)d file per version.", "At most %(count)d files per version.", limit
+    ) % {"count": limit}
 
 
 def _split_words(raw: str) -> list[str]:
@@ -46,81 +62,114 @@ class UploadForm(forms.Form):
     """Everything a creator gives for a new model and its first version, on one page."""
 
     # The model
-    name = forms.CharField(max_length=200)
-    type = forms.ChoiceField(choices=ModelType.choices)
+    name = forms.CharField(max_length=200, label=gettext_lazy("Name"))
+    type = forms.ChoiceField(choices=ModelType.choices, label=gettext_lazy("Type"))
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
         max_length=50_000,
         required=False,
-        help_text="Markdown. Links and basic formatting are kept; scripts are removed.",
+        label=gettext_lazy("Description"),
+        help_text=gettext_lazy(
+            "Markdown. Links and basic formatting are kept; scripts are removed."
+        ),
     )
-    tags = forms.CharField(max_length=1000, required=False, help_text="Comma-separated.")
+    tags = forms.CharField(
+        max_length=1000,
+        required=False,
+        label=gettext_lazy("Tags"),
+        help_text=gettext_lazy("Comma-separated."),
+    )
     # The version
-    version_name = forms.CharField(max_length=100, initial="v1.0")
-    base_model = forms.ModelChoiceField(queryset=BaseModel.objects.all(), empty_label=None)
+    version_name = forms.CharField(
+        max_length=100, initial="v1.0", label=gettext_lazy("Version name")
+    )
+    base_model = forms.ModelChoiceField(
+        queryset=BaseModel.objects.all(), empty_label=None, label=gettext_lazy("Base model")
+    )
     trained_words = forms.CharField(
-        max_length=2000, required=False, help_text="Trigger words, comma-separated."
+        max_length=2000,
+        required=False,
+        label=gettext_lazy("Trained words"),
+        help_text=gettext_lazy("Trigger words, comma-separated."),
     )
     version_description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), max_length=50_000, required=False
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=50_000,
+        required=False,
+        label=gettext_lazy("Version description"),
     )
     nsfw_level = forms.TypedChoiceField(
         choices=[(level.value, level.label) for level in NsfwLevel.viewable()],
         coerce=int,
         initial=NsfwLevel.PG,
-        label="Content rating",
-        help_text="The most explicit content the model or its sample images show.",
+        label=gettext_lazy("Content rating"),
+        help_text=gettext_lazy("The most explicit content the model or its sample images show."),
     )
     # The license
-    license = forms.ModelChoiceField(queryset=License.objects.all(), empty_label="Choose…")
+    license = forms.ModelChoiceField(
+        queryset=License.objects.all(),
+        empty_label=gettext_lazy("Choose…"),
+        label=gettext_lazy("License"),
+    )
     license_other_url = forms.URLField(
-        assume_scheme="https", required=False, max_length=500, label="License link (for “Other”)"
+        assume_scheme="https",
+        required=False,
+        max_length=500,
+        label=gettext_lazy("License link (for “Other”)"),
     )
     license_other_text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         max_length=20_000,
-        label="License text (for “Other”)",
+        label=gettext_lazy("License text (for “Other”)"),
     )
     allow_commercial_use = forms.ChoiceField(
         choices=CommercialUse.choices,
         initial=CommercialUse.NONE,
-        label="Commercial use you allow",
+        label=gettext_lazy("Commercial use you allow"),
     )
     allow_no_credit = forms.BooleanField(
-        required=False, label="Users may use it without crediting me"
+        required=False, label=gettext_lazy("Users may use it without crediting me")
     )
     allow_derivatives = forms.BooleanField(
-        required=False, initial=True, label="Others may share merges and fine-tunes of it"
+        required=False,
+        initial=True,
+        label=gettext_lazy("Others may share merges and fine-tunes of it"),
     )
     allow_different_license = forms.BooleanField(
-        required=False, label="Derivatives may use a different license"
+        required=False, label=gettext_lazy("Derivatives may use a different license")
     )
     # Lineage
     parent_version_ids = forms.CharField(
         required=False,
         max_length=500,
-        label="Parent models on this hub",
-        help_text="Version ids or links to their pages, comma-separated "
-        "(for merges and fine-tunes).",
+        label=gettext_lazy("Parent models on this hub"),
+        help_text=gettext_lazy(
+            "Version ids or links to their pages, comma-separated (for merges and fine-tunes)."
+        ),
     )
     external_parents = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         max_length=5000,
-        label="Parent models elsewhere",
-        help_text="One per line: name | SHA256 or AutoV2 hash | link (hash and link optional).",
+        label=gettext_lazy("Parent models elsewhere"),
+        help_text=gettext_lazy(
+            "One per line: name | SHA256 or AutoV2 hash | link (hash and link optional)."
+        ),
     )
     # Content: files sent with the form, or sent ahead by the page's resumable uploader.
-    model_files = MultipleFileField(max_count=settings.HUB_MAX_MODEL_FILES, required=False)
+    model_files = MultipleFileField(
+        max_count=settings.HUB_MAX_MODEL_FILES, required=False, label=gettext_lazy("Model files")
+    )
     upload_ids = forms.CharField(required=False, widget=forms.HiddenInput, max_length=4000)
     images = MultipleFileField(
         max_count=settings.HUB_MAX_GALLERY_IMAGES,
         required=False,
-        help_text="PNG, JPEG or WebP sample images. Location data is removed.",
+        label=gettext_lazy("Images"),
+        help_text=gettext_lazy("PNG, JPEG or WebP sample images. Location data is removed."),
     )
     publish = forms.BooleanField(
-        required=False, initial=True, label="Publish when processing is finished"
+        required=False, initial=True, label=gettext_lazy("Publish when processing is finished")
     )
 
     def __init__(self, *args, user, **kwargs) -> None:
@@ -142,8 +191,11 @@ class UploadForm(forms.Form):
             link = None if token.isascii() and token.isdigit() else model_link(token)
             if link is None and not (token.isascii() and token.isdigit()):
                 raise ValidationError(
-                    f"“{token[:60]}” is not a version id or a link to a model on this hub "
-                    "(name models from other sites under parents elsewhere)."
+                    _(
+                        "“%(token)s” is not a version id or a link to a model on this hub "
+                        "(name models from other sites under parents elsewhere)."
+                    )
+                    % {"token": token[:60]}
                 )
             if link is None or link.version_id:
                 version_id = link.version_id if link else parse_id(token)
@@ -153,7 +205,9 @@ class UploadForm(forms.Form):
                     visible.filter(model_id=link.model_id).order_by("-created_at", "-id").first()
                 )
             if parent is None:
-                raise ValidationError(f"“{token[:60]}”: no such model version on this hub.")
+                raise ValidationError(
+                    _("“%(token)s”: no such model version on this hub.") % {"token": token[:60]}
+                )
             if parent not in parents:
                 parents.append(parent)
         return parents
@@ -166,11 +220,15 @@ class UploadForm(forms.Form):
             parts = [part.strip() for part in line.split("|")]
             name = parts[0][:200]
             if not name:
-                raise ValidationError(f"“{line[:60]}”: give the parent model's name first.")
+                raise ValidationError(
+                    _("“%(line)s”: give the parent model's name first.") % {"line": line[:60]}
+                )
             digest = parts[1] if len(parts) > 1 else ""
             link = parts[2] if len(parts) > 2 else ""
             if digest and not _SHA_LIKE.match(digest):
-                raise ValidationError(f"“{digest[:70]}” is not a SHA256 or AutoV2 hash.")
+                raise ValidationError(
+                    _("“%(hash)s” is not a SHA256 or AutoV2 hash.") % {"hash": digest[:70]}
+                )
             if link:
                 forms.URLField(assume_scheme="https", max_length=500).clean(link)
             parents.append(ExternalParent(name=name, external_hash=digest, external_url=link))
@@ -191,11 +249,13 @@ class UploadForm(forms.Form):
     def clean_upload_ids(self) -> list:
         ids = [part.strip() for part in self.cleaned_data["upload_ids"].split(",") if part.strip()]
         if len(ids) > settings.HUB_MAX_MODEL_FILES:
-            raise ValidationError(f"At most {settings.HUB_MAX_MODEL_FILES} files per version.")
+            raise ValidationError(_files_per_version_error())
         try:
             ids = [str(uuid.UUID(i)) for i in ids]
         except ValueError:
-            raise ValidationError("An uploaded file was not recognised; upload it again.") from None
+            raise ValidationError(
+                _("An uploaded file was not recognised; upload it again.")
+            ) from None
         try:
             return uploads_for_version(owner=self.user, upload_ids=ids)
         except ValidationError as exc:
@@ -205,7 +265,10 @@ class UploadForm(forms.Form):
         processed, errors = [], []
         for uploaded in self.cleaned_data["images"]:
             if uploaded.size > settings.HUB_MAX_IMAGE_BYTES:
-                errors.append(f"“{uploaded.name[:80]}” is larger than the image size limit.")
+                errors.append(
+                    _("“%(name)s” is larger than the image size limit.")
+                    % {"name": uploaded.name[:80]}
+                )
                 continue
             try:
                 processed.append(process_upload(uploaded, max_pixels=settings.HUB_MAX_IMAGE_PIXELS))
@@ -222,12 +285,10 @@ class UploadForm(forms.Form):
             and not data.get("upload_ids")
             and not (self.has_error("model_files") or self.has_error("upload_ids"))
         ):
-            self.add_error("model_files", "Add at least one model file.")
+            self.add_error("model_files", _("Add at least one model file."))
         total = len(data.get("model_files") or []) + len(data.get("upload_ids") or [])
         if total > settings.HUB_MAX_MODEL_FILES:
-            self.add_error(
-                "model_files", f"At most {settings.HUB_MAX_MODEL_FILES} files per version."
-            )
+            self.add_error("model_files", _files_per_version_error())
         license = data.get("license")
         if license is not None and "allow_commercial_use" in data:
             problems = license_permission_errors(

@@ -151,7 +151,12 @@ class Model(models.Model):
         "GalleryImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     download_count = models.PositiveIntegerField(default=0)
+    # Counters kept by community.services with the rows they count (like_count counts
+    # favourites; thumbs count visible reviews of every version).
     like_count = models.PositiveIntegerField(default=0)
+    comment_count = models.PositiveIntegerField(default=0)
+    thumbs_up_count = models.PositiveIntegerField(default=0)
+    thumbs_down_count = models.PositiveIntegerField(default=0)
     # Name, tags, creator, trigger words and description in one column, kept by services;
     # PostgreSQL indexes it for full-text search (see migration 0003).
     search_document = models.TextField(blank=True, editable=False)
@@ -210,6 +215,8 @@ class ModelVersion(models.Model):
     # Why an automatic publication did not happen, in words shown to the creator.
     hold_reason = models.TextField(blank=True)
     download_count = models.PositiveIntegerField(default=0)
+    thumbs_up_count = models.PositiveIntegerField(default=0)  # kept by community.services
+    thumbs_down_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -411,6 +418,9 @@ class GalleryImage(models.Model):
     nsfw_level = models.PositiveSmallIntegerField(default=NsfwLevel.PG)
     # Generation parameters read from the upload (A1111 text or ComfyUI JSON), kept as data.
     generation_params = models.JSONField(default=dict, blank=True)
+    # The placeholder browsers draw while the image loads (https://blurha.sh), set with the
+    # thumbnail; empty until then.
+    blurhash = models.CharField(max_length=100, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     process_status = models.CharField(
         max_length=8, choices=JobStatus.choices, default=JobStatus.PENDING
@@ -422,6 +432,12 @@ class GalleryImage(models.Model):
     job_updated_at = models.DateTimeField(default=timezone.now)
     job_task_id = models.CharField(max_length=64, blank=True)
     job_attempts = models.PositiveSmallIntegerField(default=0)
+    # Reaction and comment counters, kept by community.services.
+    like_count = models.PositiveIntegerField(default=0)
+    heart_count = models.PositiveIntegerField(default=0)
+    laugh_count = models.PositiveIntegerField(default=0)
+    cry_count = models.PositiveIntegerField(default=0)
+    comment_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = GalleryImageQuerySet.as_manager()
@@ -432,6 +448,36 @@ class GalleryImage(models.Model):
     def __str__(self) -> str:
         return f"Image {self.pk} of {self.version_id}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("image", args=[self.pk])
+
     @property
     def display_url(self) -> str:
         return (self.thumbnail or self.image).url
+
+    @property
+    def srcset(self) -> str:
+        """The thumbnail and the full image by width, for <img srcset>; empty when there is
+        no thumbnail or it is as wide as the image (nothing to choose between)."""
+        from models_hub.formats.images import THUMBNAIL_WIDTH
+
+        if not self.thumbnail or self.width <= THUMBNAIL_WIDTH:
+            return ""
+        return f"{self.thumbnail.url} {THUMBNAIL_WIDTH}w, {self.image.url} {self.width}w"
+
+
+class DownloadDay(models.Model):
+    """Downloads of a version on one day (UTC), for the charts on model and creator pages;
+    counted by download_record with the totals."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="download_days"
+    )
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "day"], name="download_day_once")]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} on {self.day}: {self.count}"

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from community.models import User
 
 
+VIEWABLE_LEVELS = NsfwLevel.PG | NsfwLevel.PG13 | NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
+
+
 def _is_staff(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_staff)
 
@@ -29,6 +32,16 @@ def browsing_level_of(user: User | AnonymousUser) -> int:
     if not user.is_authenticated:
         return NsfwLevel.PG
     return user.browsing_level or NsfwLevel.PG
+
+
+def listing_levels(user: User | AnonymousUser) -> int:
+    """The ratings a list or gallery fetches for `user`: their browsing level, or, for someone
+    who asked to see content above it blurred, every viewable rating; templates then show
+    what is above their level as a placeholder only (the `above_level` filter), and the
+    media view never serves its bytes to them."""
+    if user.is_authenticated and user.above_level == "blur":
+        return VIEWABLE_LEVELS
+    return browsing_level_of(user)
 
 
 class _NsfwLevelMixin:

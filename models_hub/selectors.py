@@ -13,7 +13,7 @@ from django.http import Http404
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
 from models_hub.params import parse_id
-from models_hub.querysets import browsing_level_of
+from models_hub.querysets import listing_levels
 from moderation.selectors import VersionChecks, version_checks, version_credits
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def search_models(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
 
 
 def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
-    allowed = browsing_level_of(user)
+    allowed = listing_levels(user)
     levels = (filters.nsfw_levels & allowed) or allowed
     # The grid is the public catalogue plus one's own work; staff find hidden content in
     # the admin and (later) the moderation queue, not mixed into browsing.
@@ -214,7 +214,7 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         )
     images = list(
         GalleryImage.objects.filter(version=version)
-        .within_levels(browsing_level_of(user))
+        .within_levels(listing_levels(user))
         .order_by("position", "id")[:MAX_GALLERY_ON_PAGE]
     )
     is_owner = user.is_authenticated and model.owner_id == user.pk

@@ -12,19 +12,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from models_hub.choices import FileFormat, FileType, JobStatus, NsfwLevel, ScanResult, Status
 from models_hub.formats.detect import Detected
 from models_hub.formats.hashing import HASH_LABELS, hash_stream
-from models_hub.formats.images import ImageRejected, ProcessedImage, make_thumbnail
+from models_hub.formats.images import ImageRejected, ProcessedImage, make_previews
 from models_hub.formats.pickles import SCANNER_VERSION, scan_model_stream
 from models_hub.formats.pickles import describe as describe_scan
 from models_hub.jobs import TRANSIENT_ERRORS, JobRow, describe_error
 from models_hub.models import (
     BaseModel,
+    DownloadDay,
     GalleryImage,
     License,
     Model,
@@ -468,7 +469,8 @@ def model_file_scan(*, file_id: int, task_id: str = "") -> None:
 
 
 def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
-    """Make the WebP thumbnail of a gallery image, then publish its version if it was waiting."""
+    """Make the WebP thumbnail and the BlurHash of a gallery image, then publish its version
+    if it was waiting."""
     if not THUMBNAIL_JOB.start(image_id, task_id):
         return
     image = GalleryImage.objects.get(pk=image_id)
@@ -479,7 +481,7 @@ def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
         THUMBNAIL_JOB.release(image_id, describe_error(exc))
         raise
     try:
-        thumbnail = make_thumbnail(io.BytesIO(original), max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
+        previews = make_previews(io.BytesIO(original), max_pixels=settings.HUB_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
         THUMBNAIL_JOB.give_up(image_id, str(exc))
         return
@@ -491,9 +493,10 @@ def gallery_image_process(*, image_id: int, task_id: str = "") -> None:
     # be deleted: the storage leaves what it had written.
     key = gallery_thumbnail_key(image, "thumb.webp")
     try:
-        image.thumbnail.name = storage.save(key, ContentFile(thumbnail))
+        image.thumbnail.name = storage.save(key, ContentFile(previews.thumbnail))
         GalleryImage.objects.filter(pk=image_id).update(
             thumbnail=image.thumbnail.name,
+            blurhash=previews.blurhash,
             process_status=JobStatus.DONE,
             process_error="",
             job_updated_at=timezone.now(),
@@ -568,6 +571,7 @@ def version_publish(*, version: ModelVersion, allow_unchecked: bool = False) -> 
     if files.unchecked and not allow_unchecked:
         raise ValidationError("A file could not be checked; staff must look at it first.")
     now = timezone.now()
+    first_publication = version.published_at is None
     version.status = Status.PUBLISHED
     version.published_at = version.published_at or now
     version.publish_requested = False
@@ -582,6 +586,12 @@ def version_publish(*, version: ModelVersion, allow_unchecked: bool = False) -> 
         model.status = Status.PUBLISHED
         model.published_at = model.published_at or now
         model.save(update_fields=["status", "published_at"])
+    if first_publication:
+        # Followers hear of a version once, when it first comes out (not when an appeal or
+        # a moderator brings it back).
+        from community.tasks import followers_notify_new_version
+
+        followers_notify_new_version.delay_on_commit(version.pk)
     return version
 
 
@@ -623,3 +633,18 @@ def download_record(*, model_file: ModelFile) -> None:
     Model.objects.filter(versions__pk=model_file.version_id).update(
         download_count=F("download_count") + 1
     )
+    _download_day_count(model_file.version_id)
+
+
+def _download_day_count(version_id: int) -> None:
+    """One more download today (in TIME_ZONE, as the charts count days): an UPDATE, or the day's first row (two first
+    downloads at once: the loser of the unique constraint updates instead)."""
+    today = timezone.localdate()
+    day = DownloadDay.objects.filter(version_id=version_id, day=today)
+    if day.update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            DownloadDay.objects.create(version_id=version_id, day=today, count=1)
+    except IntegrityError:
+        day.update(count=F("count") + 1)

@@ -25,9 +25,12 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from community.api_auth import key_or_refusal
+from community.models import User
+from community.selectors import model_social
 from config.throttling import rate_limit_for
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
@@ -71,11 +74,11 @@ def browse(request: HttpRequest) -> HttpResponse:
             "nsfw_choices": [level for level in NsfwLevel.viewable() if level & allowed],
             "selected_levels": [lvl.value for lvl in NsfwLevel if filters.nsfw_levels & lvl],
             "sorts": [
-                ("newest", "Newest"),
-                ("downloads", "Most downloaded"),
-                ("likes", "Most liked"),
+                ("newest", _("Newest")),
+                ("downloads", _("Most downloaded")),
+                ("likes", _("Most liked")),
             ]
-            + ([("relevance", "Relevance")] if filters.query and RANKED_SEARCH else []),
+            + ([("relevance", _("Relevance"))] if filters.query and RANKED_SEARCH else []),
         },
     )
 
@@ -97,7 +100,8 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
         # One address per model: old or mistyped slugs lead to the current one.
         url = page.model.get_absolute_url()
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
-    return render(request, "models_hub/detail.html", {"p": page})
+    social = model_social(request.user, page.model, page.version, page.images)
+    return render(request, "models_hub/detail.html", {"p": page, "social": social})
 
 
 def _removed_page(request: HttpRequest, pk: int, version_id: int | None) -> HttpResponse | None:
@@ -367,6 +371,20 @@ def _ranged_file_response(
     return response, _counts(start, end, size)
 
 
+def _avatar(path: str) -> HttpResponse:
+    """A member's current profile picture is public (a banned member's is not); a replaced
+    one is a 404, since every upload gets a new name."""
+    if not User.objects.filter(avatar=path, is_active=True).exists():
+        raise Http404
+    try:
+        stream = default_storage.open(path, "rb")
+    except OSError:
+        raise Http404 from None
+    response = FileResponse(stream, content_type="image/webp")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @require_safe
 def media(request: HttpRequest, path: str) -> HttpResponse:
     """Serve a gallery image or thumbnail from local storage, to those who may see it.
@@ -378,6 +396,8 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     path = posixpath.normpath(path).lstrip("/")
     if not isinstance(default_storage, FileSystemStorage) or ".." in path.split("/"):
         raise Http404
+    if path.startswith("avatars/"):
+        return _avatar(path)
     image = (
         GalleryImage.objects.visible_to(request.user)
         .filter(Q(image=path) | Q(thumbnail=path))

@@ -9,12 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from models_hub.models import GalleryImage, ModelVersion
 from models_hub.params import parse_id
-from moderation import queue, reports
+from moderation import queue, reports, selectors
 from moderation.models import Appeal, ModerationAction, Rule
+from moderation.views import guidelines_language
 
 
 def _report_target(request: HttpRequest) -> dict:
@@ -25,7 +27,10 @@ def _report_target(request: HttpRequest) -> dict:
             GalleryImage.objects.visible_to(request.user).select_related("version__model"),
             pk=image_id,
         )
-        return {"image": image, "label": f"an image of {image.version.model.name}"}
+        return {
+            "image": image,
+            "label": _("an image of %(model)s") % {"model": image.version.model.name},
+        }
     if version_id := parse_id(query.get("version")):
         version = get_object_or_404(
             ModelVersion.objects.visible_to(request.user).select_related("model"), pk=version_id
@@ -33,7 +38,7 @@ def _report_target(request: HttpRequest) -> dict:
         return {"version": version, "label": str(version)}
     if username := query.get("user", "")[:150]:
         user = get_object_or_404(get_user_model(), username=username, is_active=True)
-        return {"user": user, "label": f"the member {user.username}"}
+        return {"user": user, "label": _("the member %(name)s") % {"name": user.username}}
     raise Http404("Nothing to report.")
 
 
@@ -42,12 +47,11 @@ def _report_target(request: HttpRequest) -> dict:
 def report(request: HttpRequest) -> HttpResponse:
     target = _report_target(request)
     label = target.pop("label")
-    rules = list(Rule.objects.all())
     if request.method == "POST":
-        rule = next((r for r in rules if r.code == request.POST.get("rule")), None)
+        rule = Rule.objects.filter(code=request.POST.get("rule", "")).first()
         try:
             if rule is None:
-                raise queue.Refused("Choose the rule it breaks.")
+                raise queue.Refused(_("Choose the rule it breaks."))
             reports.report_create(
                 reporter=request.user, rule=rule, details=request.POST.get("details", ""),
                 **target,
@@ -56,9 +60,11 @@ def report(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(
-                request, "Thank you. A moderator will look at it; you will be told the outcome."
+                request, _("Thank you. A moderator will look at it; you will be told the outcome.")
             )
             return redirect(_back(request) or "models_hub:browse")
+    # The rules to choose from as the guidelines page words them, in the reader's language.
+    rules = selectors.guidelines(guidelines_language(request))
     return render(
         request,
         "moderation/report.html",
@@ -93,6 +99,6 @@ def appeal(request: HttpRequest, action_id: int) -> HttpResponse:
         except queue.Refused as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Your appeal was sent. Another moderator will decide it.")
+            messages.success(request, _("Your appeal was sent. Another moderator will decide it."))
             return redirect("moderation:appeal", action_id=action.pk)
     return render(request, "moderation/appeal.html", {"action": action, "appeal": existing})

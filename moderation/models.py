@@ -9,9 +9,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from models_hub.choices import JobStatus
 from moderation.checks.findings import Finding
+
+# Choice labels are only marked for translation (gettext_noop): they stay English where code
+# writes them into notifications, e-mails and queue reasons, and pages translate them with
+# {% translate label %}.
 
 
 def rule_url(code: str) -> str:
@@ -47,10 +52,10 @@ class CheckRun(models.Model):
     likeness). The row is the record of the job: the broker may lose or repeat a message."""
 
     class Kind(models.TextChoices):
-        LICENSE = "license", "License and lineage"
-        TEXT_LIKENESS = "text_likeness", "Real people named in the text"
-        NSFW = "nsfw", "Content rating"
-        LIKENESS = "likeness", "Real-person likeness"
+        LICENSE = "license", gettext_noop("License and lineage")
+        TEXT_LIKENESS = "text_likeness", gettext_noop("Real people named in the text")
+        NSFW = "nsfw", gettext_noop("Content rating")
+        LIKENESS = "likeness", gettext_noop("Real-person likeness")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     version = models.ForeignKey(
@@ -150,19 +155,19 @@ class QueueItem(models.Model):
     moderation/queue.py."""
 
     class Source(models.TextChoices):
-        CHECK = "check", "Automatic check"
-        REPORT = "report", "Report"
-        APPEAL = "appeal", "Appeal"
-        TAKEDOWN = "takedown", "Takedown request"
+        CHECK = "check", gettext_noop("Automatic check")
+        REPORT = "report", gettext_noop("Report")
+        APPEAL = "appeal", gettext_noop("Appeal")
+        TAKEDOWN = "takedown", gettext_noop("Takedown request")
 
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", gettext_noop("Open")
+        CLOSED = "closed", gettext_noop("Closed")
 
     class Priority(models.IntegerChoices):
-        TOP = 0, "Top"  # minors; acted on before anything else
-        HIGH = 10, "High"  # blocks
-        NORMAL = 20, "Normal"  # holds
+        TOP = 0, gettext_noop("Top")  # minors; acted on before anything else
+        HIGH = 10, gettext_noop("High")  # blocks
+        NORMAL = 20, gettext_noop("Normal")  # holds
 
     source = models.CharField(max_length=10, choices=Source.choices)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="queue_items")
@@ -274,20 +279,20 @@ class ModerationAction(models.Model):
     its owner is shown. Append-only: written by moderation/queue.py, never updated."""
 
     class Kind(models.TextChoices):
-        APPROVE = "approve", "Approve"
-        APPROVE_AS = "approve_as", "Approve with a rating"
-        REQUEST_CHANGES = "request_changes", "Request changes"
-        UNPUBLISH = "unpublish", "Unpublish"
-        BLOCK = "block", "Block"
-        DISMISS = "dismiss", "Dismiss"
-        ACCEPT = "accept", "Accept the takedown request"
-        REJECT = "reject", "Reject the takedown request"
-        OVERTURN = "overturn", "Overturn the decision under appeal"
+        APPROVE = "approve", gettext_noop("Approve")
+        APPROVE_AS = "approve_as", gettext_noop("Approve with a rating")
+        REQUEST_CHANGES = "request_changes", gettext_noop("Request changes")
+        UNPUBLISH = "unpublish", gettext_noop("Unpublish")
+        BLOCK = "block", gettext_noop("Block")
+        DISMISS = "dismiss", gettext_noop("Dismiss")
+        ACCEPT = "accept", gettext_noop("Accept the takedown request")
+        REJECT = "reject", gettext_noop("Reject the takedown request")
+        OVERTURN = "overturn", gettext_noop("Overturn the decision under appeal")
         # Side actions: they act on the owner or on some images, and leave the item open.
-        RATE_IMAGES = "rate_images", "Rate the selected images"
-        MARK_REAL_PERSON = "mark_real_person", "Mark as depicting a real person"
-        SUSPEND = "suspend", "Suspend the uploader"
-        BAN = "ban", "Ban the uploader"
+        RATE_IMAGES = "rate_images", gettext_noop("Rate the selected images")
+        MARK_REAL_PERSON = "mark_real_person", gettext_noop("Mark as depicting a real person")
+        SUSPEND = "suspend", gettext_noop("Suspend the uploader")
+        BAN = "ban", gettext_noop("Ban the uploader")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="actions")
@@ -346,9 +351,9 @@ class Appeal(models.Model):
     """An owner's one appeal of one decision; a different moderator decides it."""
 
     class Outcome(models.TextChoices):
-        PENDING = "", "Pending"
-        UPHELD = "upheld", "Upheld"
-        OVERTURNED = "overturned", "Overturned"
+        PENDING = "", gettext_noop("Pending")
+        UPHELD = "upheld", gettext_noop("Upheld")
+        OVERTURNED = "overturned", gettext_noop("Overturned")
 
     action = models.OneToOneField(ModerationAction, on_delete=models.PROTECT, related_name="appeal")
     appellant = models.ForeignKey(
@@ -376,13 +381,13 @@ class TakedownRequest(models.Model):
     protected registry."""
 
     class Kind(models.TextChoices):
-        LIKENESS = "likeness", "My likeness is used without my consent"
-        COPYRIGHT = "copyright", "My copyright or license is not respected"
+        LIKENESS = "likeness", gettext_noop("My likeness is used without my consent")
+        COPYRIGHT = "copyright", gettext_noop("My copyright or license is not respected")
 
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+        OPEN = "open", gettext_noop("Open")
+        ACCEPTED = "accepted", gettext_noop("Accepted")
+        REJECTED = "rejected", gettext_noop("Rejected")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     name = models.CharField(max_length=200)

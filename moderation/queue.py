@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from community.services import notify
 from models_hub.choices import NsfwLevel, Status
@@ -77,9 +78,9 @@ def not_yours_to_decide(item: QueueItem, moderator) -> str:
     """Why this moderator may not take this item, or ""."""
     owner_id = item.version.model.owner_id if item.version else item.target_user_id
     if owner_id == moderator.pk:
-        return "This is your own content: another moderator must decide it."
+        return _("This is your own content: another moderator must decide it.")
     if item.excluded_moderator_id == moderator.pk:
-        return "You made the decision under appeal: another moderator must decide it."
+        return _("You made the decision under appeal: another moderator must decide it.")
     return ""
 
 
@@ -107,8 +108,8 @@ def item_claim(*, item_id: int, moderator) -> None:
 def _why_not_claimable(item_id: int) -> str:
     item = QueueItem.objects.select_related("claimed_by").filter(pk=item_id).first()
     if item is None or item.state != QueueItem.State.OPEN:
-        return "This item is closed already."
-    return f"{item.claimed_by} is working on this item."
+        return _("This item is closed already.")
+    return _("%(moderator)s is working on this item.") % {"moderator": item.claimed_by}
 
 
 def item_release(*, item_id: int, moderator) -> None:
@@ -143,20 +144,23 @@ def item_act(
         .first()
     )
     if item is None or item.state != QueueItem.State.OPEN:
-        raise Refused("This item is closed already.")
+        raise Refused(_("This item is closed already."))
     version = item.version
     owner = version.model.owner if version else item.target_user
     if why := not_yours_to_decide(item, moderator):
         raise Refused(why)
     if not claim_is_live(item, moderator):
-        raise Refused("Claim the item first: another moderator may be working on it.")
+        raise Refused(_("Claim the item first: another moderator may be working on it."))
     if kind not in allowed_actions(item):
-        raise Refused(f"“{dict(Kind.choices).get(kind, kind)}” is not an action for this item.")
+        raise Refused(
+            _("“%(action)s” is not an action for this item.")
+            % {"action": dict(Kind.choices).get(kind, kind)}
+        )
     reason = (reason or "").strip()
     if not reason:
-        raise Refused("Give a reason: the owner is shown it.")
+        raise Refused(_("Give a reason: the owner is shown it."))
     if kind == Kind.APPROVE_AS and level not in RATINGS:
-        raise Refused("Choose the rating to approve it with.")
+        raise Refused(_("Choose the rating to approve it with."))
     if kind in SIDE_ACTIONS:
         details = _side_action(kind, item, owner, moderator, level, days, image_ids)
     elif kind == Kind.OVERTURN:
@@ -237,11 +241,11 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
 
     if kind == Kind.RATE_IMAGES:
         if level not in [*RATINGS, NsfwLevel.BLOCKED]:
-            raise Refused("Choose the rating for the selected images (or hide them).")
+            raise Refused(_("Choose the rating for the selected images (or hide them)."))
         images = GalleryImage.objects.filter(version=item.version, pk__in=list(image_ids))
         chosen = sorted(images.values_list("pk", flat=True))
         if not chosen:
-            raise Refused("Select the images to rate.")
+            raise Refused(_("Select the images to rate."))
         _rate(images, level)
         # The pipeline works out the version's level from its images, as after any check,
         # and so also blocks a version marked as a real person that is now rated R or above.
@@ -253,10 +257,10 @@ def _side_action(kind, item, owner, moderator, level, days, image_ids) -> dict:
         transaction.on_commit(lambda: pipeline.version_decide(version_id=item.version_id))
         return {"depicts_real_person": True}
     if owner.is_superuser or owner.is_staff or is_moderator(owner):
-        raise Refused("Staff and moderators are suspended or banned by an administrator.")
+        raise Refused(_("Staff and moderators are suspended or banned by an administrator."))
     if kind == Kind.SUSPEND:
         if days not in SUSPENSION_DAYS:
-            raise Refused("Choose how long the suspension lasts.")
+            raise Refused(_("Choose how long the suspension lasts."))
         owner.suspended_until = timezone.now() + timedelta(days=days)
         owner.save(update_fields=["suspended_until"])
         return {"days": days, "until": owner.suspended_until.isoformat()}
@@ -276,7 +280,7 @@ def _overturn(item: QueueItem, reason: str) -> dict:
     """Undo the decision an appeal is about."""
     appeal = Appeal.objects.select_related("action__owner").filter(item=item).first()
     if appeal is None:
-        raise Refused("Only an appeal can be overturned.")
+        raise Refused(_("Only an appeal can be overturned."))
     appealed = appeal.action
     details = {"overturned": appealed.pk}
     version_id = appealed.version_id
@@ -346,14 +350,14 @@ def _tell_owner(owner, action: ModerationAction) -> None:
 def appeal_create(*, action: ModerationAction, appellant, statement: str) -> Appeal:
     """The owner's one appeal of a decision; it goes to the queue for another moderator."""
     if action.owner_id is None or action.owner_id != appellant.pk:
-        raise Refused("Only the owner of the content can appeal this decision.")
+        raise Refused(_("Only the owner of the content can appeal this decision."))
     if action.kind == Kind.APPROVE:
-        raise Refused("An approval cannot be appealed.")
+        raise Refused(_("An approval cannot be appealed."))
     statement = (statement or "").strip()
     if not statement:
-        raise Refused("Say why the decision is wrong: the moderator reads it.")
+        raise Refused(_("Say why the decision is wrong: the moderator reads it."))
     if Appeal.objects.filter(action=action).exists():
-        raise Refused("You have appealed this decision already; each decision once.")
+        raise Refused(_("You have appealed this decision already; each decision once."))
     try:
         with transaction.atomic():
             item = QueueItem.objects.create(
@@ -369,7 +373,7 @@ def appeal_create(*, action: ModerationAction, appellant, statement: str) -> App
             )
     except IntegrityError:
         raise Refused(
-            "An appeal about this content is open already; wait for its decision."
+            _("An appeal about this content is open already; wait for its decision.")
         ) from None
 
 

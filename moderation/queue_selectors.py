@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
+from models_hub.charts import last_days
 from models_hub.params import parse_count
 from moderation.models import (
     Appeal,
@@ -99,6 +101,92 @@ def queue_health() -> QueueHealth:
             round(statistics.mean(s.total_seconds() for s in middle) / 3600, 1) if middle else None
         ),
         decided_last_30_days=total,
+    )
+
+
+TREND_DAYS = 30
+
+
+@dataclass
+class QueueTrends:
+    """Day by day, oldest first, in the current time zone."""
+
+    days: list[date]
+    # Items open at the end of each day: created by then and not decided by then (for today,
+    # the items open now).
+    open_at_end: list[int]
+    # Items decided each day, and the median hours from creation to decision of those items
+    # (None on a day without decisions).
+    decided: list[int]
+    median_hours: list[float | None]
+
+
+def queue_trends(*, days: int = TREND_DAYS, today: date | None = None) -> QueueTrends:
+    """The queue over the last `days` days, in four queries whatever the number of items.
+
+    The size at the end of each day is a running sum: the items open when the window starts,
+    plus those created, minus those decided, day by day. The median is exact on SQLite and
+    PostgreSQL alike: a window function ranks each day's decisions by time taken and only the
+    middle one or two of each day come back."""
+    window = last_days(days, today=today)
+    start, end = _midnight(window[0]), _midnight(window[-1] + timedelta(days=1))
+    # A closed item without its closing time (edited by hand) has no place on a time line.
+    items = QueueItem.objects.exclude(state=QueueItem.State.CLOSED, closed_at__isnull=True)
+    open_at_start = (
+        items.filter(created_at__lt=start)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=start))
+        .count()
+    )
+    created = _per_day(items.filter(created_at__gte=start, created_at__lt=end), "created_at")
+    closed = _per_day(items.filter(closed_at__gte=start, closed_at__lt=end), "closed_at")
+    middles = (
+        items.filter(closed_at__gte=start, closed_at__lt=end)
+        .annotate(
+            day=TruncDate("closed_at"),
+            span=ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField()),
+        )
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("day")], order_by=[F("span").asc(), "id"]),
+            count=Window(Count("id"), partition_by=[F("day")]),
+        )
+        # The middle one (odd count) or two (even count): 2 * rank is count, count + 1 or
+        # count + 2.
+        .filter(count__lte=F("rank") * 2, count__gte=F("rank") * 2 - 2)
+        .order_by()
+        .values_list("day", "span")
+    )
+    spans: dict[date, list[timedelta]] = {}
+    for day, span in middles:
+        spans.setdefault(day, []).append(span)
+
+    open_at_end, size = [], open_at_start
+    for day in window:
+        size += created.get(day, 0) - closed.get(day, 0)
+        open_at_end.append(size)
+    return QueueTrends(
+        days=window,
+        open_at_end=open_at_end,
+        decided=[closed.get(day, 0) for day in window],
+        median_hours=[
+            round(statistics.mean(s.total_seconds() for s in spans[day]) / 3600, 2)
+            if day in spans
+            else None
+            for day in window
+        ],
+    )
+
+
+def _midnight(day: date) -> datetime:
+    """The start of `day` in the current time zone (what TruncDate groups by)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _per_day(items: QuerySet[QueueItem], field_name: str) -> dict[date, int]:
+    return dict(
+        items.annotate(day=TruncDate(field_name))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
     )
 
 

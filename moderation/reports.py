@@ -8,6 +8,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from models_hub.models import GalleryImage, ModelVersion
 from moderation.checks.findings import RuleCode
@@ -34,19 +36,19 @@ def report_create(
         visible = ModelVersion.objects.visible_to(reporter).filter(pk=version.pk)
         owner_id = visible.values_list("model__owner_id", flat=True).first()
         if owner_id is None:
-            raise Refused("There is nothing to report there.")
+            raise Refused(_("There is nothing to report there."))
         if owner_id == reporter.pk:
-            raise Refused("You cannot report your own upload.")
+            raise Refused(_("You cannot report your own upload."))
     elif user is None:
-        raise Refused("Say what you are reporting.")
+        raise Refused(_("Say what you are reporting."))
     elif user.pk == reporter.pk:
-        raise Refused("You cannot report yourself.")
+        raise Refused(_("You cannot report yourself."))
     _check_rate(reporter)
     target = {"version": version} if version is not None else {"user": user}
     if Report.objects.filter(
         reporter=reporter, item__state=QueueItem.State.OPEN, **target
     ).exists():
-        raise Refused("You have reported this already; a moderator will look at it.")
+        raise Refused(_("You have reported this already; a moderator will look at it."))
     with transaction.atomic():
         item = _open_item(rule, version, user)
         report = Report.objects.create(
@@ -63,8 +65,14 @@ def _check_rate(reporter) -> None:
     since = timezone.now() - timedelta(hours=1)
     if Report.objects.filter(reporter=reporter, created_at__gte=since).count() >= limit:
         raise Refused(
-            f"You have sent {limit} reports in the last hour, the most allowed. "
-            "Please try again later."
+            ngettext(
+                "You have sent %(count)d report in the last hour, the most allowed. "
+                "Please try again later.",
+                "You have sent %(count)d reports in the last hour, the most allowed. "
+                "Please try again later.",
+                limit,
+            )
+            % {"count": limit}
         )
 
 

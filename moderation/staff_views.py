@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from models_hub.models import GalleryImage
@@ -20,6 +21,7 @@ from moderation.queue_selectors import (
     item_page,
     open_items,
     queue_health,
+    queue_trends,
 )
 
 
@@ -37,6 +39,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": filters,
             "health": queue_health(),
+            "trends": queue_trends(),
             "sources": QueueItem.Source.choices,
             "priorities": QueueItem.Priority.choices,
             "rules": Rule.objects.all(),
@@ -100,9 +103,9 @@ def item_act(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("moderation:item", pk=pk)
     if data["kind"] in queue.SIDE_ACTIONS:
-        messages.success(request, "Done. The item stays open for its decision.")
+        messages.success(request, _("Done. The item stays open for its decision."))
         return redirect("moderation:item", pk=pk)
-    messages.success(request, "Done. The owner has been told.")
+    messages.success(request, _("Done. The owner has been told."))
     return redirect("moderation:queue")
 
 

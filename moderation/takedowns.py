@@ -17,6 +17,8 @@ from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from community.services import send_email
 from models_hub.formats.images import ImageRejected
@@ -72,25 +74,32 @@ def takedown_submit(
     ):
         raise TooManyRequests
     if kind not in TakedownRequest.Kind.values:
-        raise RequestRejected("Choose what the request is about.")
+        raise RequestRejected(_("Choose what the request is about."))
     contact_email = contact_email.strip()[:254]
     try:
         validate_email(contact_email)
     except ValidationError:
-        raise RequestRejected("Give an e-mail address where we can write to you.") from None
+        raise RequestRejected(_("Give an e-mail address where we can write to you.")) from None
     if not consent:
         raise RequestRejected(
-            "Confirm the statement: that you are the person or the rights holder (or act for "
-            "them), and that what you say is true."
+            _(
+                "Confirm the statement: that you are the person or the rights holder (or act "
+                "for them), and that what you say is true."
+            )
         )
     if not statement.strip():
-        raise RequestRejected("Say what is wrong and why.")
+        raise RequestRejected(_("Say what is wrong and why."))
     if kind == TakedownRequest.Kind.LIKENESS and not photos:
-        raise RequestRejected("Add at least one photo of the person's face, so staff can compare.")
+        raise RequestRejected(
+            _("Add at least one photo of the person's face, so staff can compare.")
+        )
     if kind == TakedownRequest.Kind.COPYRIGHT and not work.strip():
-        raise RequestRejected("Say which work is yours and where it is used here.")
+        raise RequestRejected(_("Say which work is yours and where it is used here."))
     if len(photos) > MAX_PHOTOS:
-        raise RequestRejected(f"Send at most {MAX_PHOTOS} photos.")
+        raise RequestRejected(
+            ngettext("Send at most %(count)d photo.", "Send at most %(count)d photos.", MAX_PHOTOS)
+            % {"count": MAX_PHOTOS}
+        )
     pictures = [_reference_jpeg(photo) for photo in photos]
     version = _version_named_by(content_url)
     rule_code = RuleCode.LIKENESS if kind == TakedownRequest.Kind.LIKENESS else RuleCode.LICENSE
@@ -115,13 +124,16 @@ def takedown_submit(
 def _reference_jpeg(upload) -> bytes:
     """A photo as a clean JPEG (no metadata); anything that is not an image is refused."""
     if upload.size > settings.HUB_MAX_IMAGE_BYTES:
-        raise RequestRejected(f"{upload.name[:80]} is too large.")
+        raise RequestRejected(_("%(name)s is too large.") % {"name": upload.name[:80]})
     try:
         picture = services.reference_picture(upload)
         out = io.BytesIO()
         picture.save(out, "JPEG", quality=90)
     except ImageRejected as exc:
-        raise RequestRejected(f"{upload.name[:80]} is not a photo we can use: {exc}") from None
+        raise RequestRejected(
+            _("%(name)s is not a photo we can use: %(problem)s")
+            % {"name": upload.name[:80], "problem": exc}
+        ) from None
     return out.getvalue()
 
 

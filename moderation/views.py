@@ -13,8 +13,8 @@ GUIDELINE_LANGUAGES = ("en", "ja")
 
 
 def guidelines_language(request: HttpRequest) -> str:
-    """?lang= wins (the page's own language links); then the language LocaleMiddleware chose,
-    when it is installed; English otherwise."""
+    """?lang= wins (the page's own language links); then the site's language, which
+    config.i18n chose from the switcher's cookie or Accept-Language; English otherwise."""
     asked = request.GET.get("lang", "")
     if asked in GUIDELINE_LANGUAGES:
         return asked

@@ -86,6 +86,12 @@ needs_wget = requires(shutil.which("wget") is not None, "wget", "apt-get install
 needs_chromium = requires(
     shutil.which("chromium") is not None, "Debian's chromium", "apt-get install chromium"
 )
+# makemessages runs all four of GNU gettext's tools.
+needs_gettext = requires(
+    all(shutil.which(tool) for tool in ("xgettext", "msguniq", "msgmerge", "msgattrib")),
+    "GNU gettext",
+    "apt-get install gettext",
+)
 
 
 def pytest_runtest_setup(item) -> None:
@@ -108,3 +114,7 @@ def on_disk(settings):
         path.write_bytes(content)
 
     return write
+
+
+# A real Celery worker process (tests/workers.py), for integration tests and browser journeys.
+from tests.workers import worker  # noqa: E402, F401

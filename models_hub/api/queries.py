@@ -13,17 +13,17 @@ from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
-from community.models import User
+from community.models import Favorite, User
 from models_hub.api.params import ApiParams
 from models_hub.choices import CommercialUse, ModelType, Status
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import search_models
 
-# Civitai's sorts, each a keyset ending in a unique column. Reviews arrive with issue 7:
-# until then "Highest Rated" ranks by likes, then downloads.
+# Civitai's sorts, each a keyset ending in a unique column. "Highest Rated" ranks by the
+# reviews that recommend the model, then favourites, then downloads.
 MODEL_ORDERS = {
-    "Highest Rated": ("-like_count", "-download_count", "-id"),
+    "Highest Rated": ("-thumbs_up_count", "-like_count", "-download_count", "-id"),
     "Most Downloaded": ("-download_count", "-id"),
     "Most Liked": ("-like_count", "-id"),
     "Newest": ("-published_at", "-id"),
@@ -102,7 +102,7 @@ class ModelSearch:
     query: str = ""
     filters: list[Q] = field(default_factory=list)
     primary_file_only: bool = False
-    none: bool = False  # favourites and hidden models, which do not exist yet
+    none: bool = False  # hidden=true: hiding models from one's lists does not exist yet
 
     @classmethod
     def from_request(cls, request: Request) -> ModelSearch:
@@ -147,10 +147,12 @@ class ModelSearch:
         if commercial := params.choices("allowCommercialUse", ["None", *COMMERCIAL_RANKS]):
             add(_commercial_filter(commercial))
         for needs_account in ("favorites", "hidden"):
-            if params.boolean(needs_account):
-                if not request.user.is_authenticated:
-                    raise NotAuthenticated(f"{needs_account}=true needs an API key.")
-                search.none = True  # favourites and hiding arrive with issue 7
+            if params.boolean(needs_account) and not request.user.is_authenticated:
+                raise NotAuthenticated(f"{needs_account}=true needs an API key.")
+        if params.boolean("favorites"):
+            add(Q(pk__in=Favorite.objects.filter(user=request.user).values("model_id")))
+        if params.boolean("hidden"):
+            search.none = True  # nobody can hide a model from their own lists yet
         return search
 
     def queryset(self, user) -> QuerySet[Model]:

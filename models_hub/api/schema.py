@@ -147,10 +147,10 @@ class FileSchema(serializers.Serializer):
 
 class _Stats(serializers.Serializer):
     downloadCount = serializers.IntegerField()
-    favoriteCount = serializers.IntegerField()
+    favoriteCount = serializers.IntegerField(required=False, help_text="Models only.")
     thumbsUpCount = serializers.IntegerField()
     thumbsDownCount = serializers.IntegerField()
-    commentCount = serializers.IntegerField()
+    commentCount = serializers.IntegerField(required=False, help_text="Models only.")
     ratingCount = serializers.IntegerField()
     rating = serializers.FloatField()
 
@@ -158,6 +158,8 @@ class _Stats(serializers.Serializer):
 class _ImageStats(serializers.Serializer):
     likeCount = serializers.IntegerField()
     heartCount = serializers.IntegerField()
+    laughCount = serializers.IntegerField()
+    cryCount = serializers.IntegerField()
     commentCount = serializers.IntegerField()
 
 

@@ -66,7 +66,7 @@ def image_json(request: Request, image: GalleryImage, owner: str) -> dict:
     return {
         "id": image.pk,
         "url": absolute(request, image.image.url),
-        "hash": None,  # BlurHash placeholders arrive with the site's galleries (issue 7)
+        "hash": image.blurhash or None,  # BlurHash; null until the image is processed
         "width": image.width,
         "height": image.height,
         "nsfw": bool(image.nsfw_level & EXPLICIT),
@@ -74,7 +74,13 @@ def image_json(request: Request, image: GalleryImage, owner: str) -> dict:
         "createdAt": image.created_at.isoformat(),
         "postId": None,
         "username": owner,
-        "stats": {"likeCount": 0, "heartCount": 0, "commentCount": 0},
+        "stats": {
+            "likeCount": image.like_count,
+            "heartCount": image.heart_count,
+            "laughCount": image.laugh_count,
+            "cryCount": image.cry_count,
+            "commentCount": image.comment_count,
+        },
         "meta": {key: value for key, value in params.items() if key != "raw"} or None,
     }
 
@@ -92,17 +98,20 @@ def listed_image_json(request: Request, image: GalleryImage) -> dict:
     return shape
 
 
-def _stats(downloads: int, likes: int = 0) -> dict:
-    # Reviews and comments arrive with issue 7; until then their counts are truly zero.
-    return {
-        "downloadCount": downloads,
-        "favoriteCount": likes,
-        "thumbsUpCount": 0,
-        "thumbsDownCount": 0,
-        "commentCount": 0,
-        "ratingCount": 0,
-        "rating": 0,
+def _stats(row: Model | ModelVersion) -> dict:
+    """Counters kept by community.services. Civitai's old five-star `rating` is derived from
+    the thumbs: the share recommending, out of 5."""
+    up, down = row.thumbs_up_count, row.thumbs_down_count
+    stats = {
+        "downloadCount": row.download_count,
+        "thumbsUpCount": up,
+        "thumbsDownCount": down,
+        "ratingCount": up + down,
+        "rating": round(5 * up / (up + down), 2) if up + down else 0,
     }
+    if isinstance(row, Model):
+        stats.update(favoriteCount=row.like_count, commentCount=row.comment_count)
+    return stats
 
 
 def _version_fields(request: Request, version: ModelVersion, owner: str) -> dict:
@@ -120,7 +129,7 @@ def _version_fields(request: Request, version: ModelVersion, owner: str) -> dict
         "status": version.get_status_display(),
         "nsfwLevel": version.nsfw_level,
         "availability": "Public",
-        "stats": _stats(version.download_count),
+        "stats": _stats(version),
         "files": [file_json(request, f) for f in version.files.all()],
         # Prefetched (as `api_images`) within the levels the caller may see.
         "images": [image_json(request, image, owner) for image in version.api_images],
@@ -157,8 +166,8 @@ def model_json(request: Request, model: Model, versions: list[ModelVersion]) -> 
         "allowDerivatives": model.allow_derivatives,
         "allowDifferentLicense": model.allow_different_license,
         "license": {"name": model.license.name, "url": model.license.url or None},
-        "stats": _stats(model.download_count, model.like_count),
-        "creator": {"username": owner, "image": None},
+        "stats": _stats(model),
+        "creator": {"username": owner, "image": avatar_url(request, model.owner)},
         "tags": [tag.name for tag in model.tags.all()],
         "createdAt": model.created_at.isoformat(),
         "updatedAt": model.updated_at.isoformat(),
@@ -176,8 +185,12 @@ def creator_json(request: Request, user) -> dict:
         "username": user.username,
         "modelCount": user.model_count,
         "link": absolute(request, _models_link("username", user.username)),
-        "image": None,
+        "image": avatar_url(request, user),
     }
+
+
+def avatar_url(request: Request, user) -> str | None:
+    return absolute(request, user.avatar.url) if user.avatar else None
 
 
 def tag_json(request: Request, tag: Tag) -> dict:

@@ -1,6 +1,7 @@
 """Gallery images: open with a format allowlist and a pixel cap, keep the generation
 parameters as data, and re-encode so nothing else from the upload (GPS, camera serials,
-trailing bytes) is ever served."""
+trailing bytes, its own XMP) is ever served. Every copy served, full size or thumbnail, says
+in its XMP that it is AI-generated (IPTC digital source type), so it still says so elsewhere."""
 
 from __future__ import annotations
 
@@ -10,18 +11,51 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from typing import BinaryIO
+from xml.etree import ElementTree
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from models_hub.formats import blurhash
 
 # Pillow format name -> extension of the re-encoded copy. MPO is a JPEG with extra pictures
 # appended (phone cameras write it); only its first picture is kept.
 ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "WEBP": "webp"}
 PARAMETERS_CAP = 64 * 1024
 THUMBNAIL_WIDTH = 450
+BLURHASH_SOURCE_SIZE = 32  # pixels on the longer side of the copy the BlurHash is taken from
+BLURHASH_COMPONENTS = (4, 3)
+
+# IPTC's "Digital Source Type" (IPTC Photo Metadata, Extension schema): the controlled value
+# for media made by a model trained on sampled content. C2PA and the big platforms read it.
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+PROVENANCE_STATEMENT = "AI-generated image: made with a generative AI model."
+PROVENANCE_XMP = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:Iptc4xmpExt="{IPTC_EXT_NS}"
+    xmlns:dc="http://purl.org/dc/elements/1.1/">
+   <Iptc4xmpExt:DigitalSourceType>{TRAINED_ALGORITHMIC_MEDIA}</Iptc4xmpExt:DigitalSourceType>
+   <dc:description>
+    <rdf:Alt><rdf:li xml:lang="x-default">{PROVENANCE_STATEMENT}</rdf:li></rdf:Alt>
+   </dc:description>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="r"?>""".encode()
+XMP_CAP = 64 * 1024  # an XMP packet we read back; a JPEG segment cannot hold more anyway
 
 
 class ImageRejected(ValueError):
     """The upload is not an image this site accepts; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Previews:
+    thumbnail: bytes  # WebP, at most THUMBNAIL_WIDTH wide
+    blurhash: str
 
 
 @dataclass
@@ -136,11 +170,11 @@ def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
         image = image.convert("RGBA" if "A" in image.getbands() and fmt != "JPEG" else "RGB")
     out = io.BytesIO()
     if fmt == "JPEG":
-        image.save(out, "JPEG", quality=92, optimize=True)
+        image.save(out, "JPEG", quality=92, optimize=True, xmp=PROVENANCE_XMP)
     elif fmt == "WEBP":
-        image.save(out, "WEBP", quality=92)
+        image.save(out, "WEBP", quality=92, xmp=PROVENANCE_XMP)
     else:
-        image.save(out, "PNG", optimize=False)
+        image.save(out, "PNG", optimize=False, pnginfo=_png_provenance())
     return ProcessedImage(
         content=out.getvalue(),
         extension=ALLOWED_FORMATS[fmt],
@@ -151,6 +185,11 @@ def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
 
 
 def make_thumbnail(stream: BinaryIO, *, width: int = THUMBNAIL_WIDTH, max_pixels: int) -> bytes:
+    return make_previews(stream, width=width, max_pixels=max_pixels).thumbnail
+
+
+def make_previews(stream: BinaryIO, *, width: int = THUMBNAIL_WIDTH, max_pixels: int) -> Previews:
+    """The WebP thumbnail (with the provenance XMP) and the BlurHash, from one decode."""
     image = open_checked_image(stream, max_pixels)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
@@ -158,5 +197,65 @@ def make_thumbnail(stream: BinaryIO, *, width: int = THUMBNAIL_WIDTH, max_pixels
         height = max(1, round(image.height * width / image.width))
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    image.save(out, "WEBP", quality=82)
-    return out.getvalue()
+    image.save(out, "WEBP", quality=82, xmp=PROVENANCE_XMP)
+    return Previews(thumbnail=out.getvalue(), blurhash=blurhash_of(image))
+
+
+def blurhash_of(image: Image.Image) -> str:
+    """The BlurHash of a picture, taken from a copy of a few dozen pixels (the hash keeps 4x3
+    cosine components: more pixels would cost time and change nothing). Transparent parts
+    count as black, the colour of the boxes the site shows images in."""
+    small = image.copy()
+    small.thumbnail((BLURHASH_SOURCE_SIZE, BLURHASH_SOURCE_SIZE), Image.Resampling.BOX)
+    if "A" in small.getbands() or small.mode == "P":
+        rgba = small.convert("RGBA")
+        small = Image.new("RGB", rgba.size)
+        small.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        small = small.convert("RGB")
+    return blurhash.encode(np.asarray(small), *BLURHASH_COMPONENTS)
+
+
+# --- provenance --------------------------------------------------------------------------
+
+
+def _png_provenance() -> PngImagePlugin.PngInfo:
+    # The XMP specification's place in a PNG: an uncompressed iTXt chunk with this keyword.
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", PROVENANCE_XMP.decode(), zip=False)
+    return info
+
+
+def digital_source_type(xmp: bytes | str | None) -> str | None:
+    """The IPTC digital source type an XMP packet declares, or None (no packet, unreadable
+    or too long packet, no such property). Both RDF spellings are read: as an element and
+    as an attribute of rdf:Description."""
+    if not xmp:
+        return None
+    if isinstance(xmp, str):
+        xmp = xmp.encode()
+    if len(xmp) > XMP_CAP:
+        return None
+    try:
+        root = ElementTree.fromstring(xmp.rstrip(b"\x00 \t\r\n"))
+    except ElementTree.ParseError:
+        return None
+    name = f"{{{IPTC_EXT_NS}}}DigitalSourceType"
+    for element in root.iter():
+        if element.tag == name and element.text:
+            return element.text.strip()
+        if name in element.attrib:
+            return element.attrib[name].strip()
+    return None
+
+
+def carries_provenance(data: bytes) -> bool:
+    """Whether stored image bytes already say they are trained algorithmic media. Reads the
+    headers only: Pillow finds a JPEG's APP1, a PNG's iTXt before the pixels and a WebP's
+    XMP chunk without decoding the picture."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"]) as image:
+            xmp = image.info.get("xmp")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+    return digital_source_type(xmp) == TRAINED_ALGORITHMIC_MEDIA

@@ -4,6 +4,7 @@ from django import template
 
 from models_hub.choices import NsfwLevel
 from models_hub.markdown import render_markdown
+from models_hub.querysets import browsing_level_of
 
 register = template.Library()
 
@@ -16,6 +17,13 @@ def markdown(text: str):
 @register.filter
 def nsfw_labels(mask: int) -> str:
     return ", ".join(NsfwLevel.labels_for(mask or 0)) or "Unrated"
+
+
+@register.filter
+def above_level(nsfw_level: int, user) -> bool:
+    """Whether content of this rating is above what `user` chose to see (so a list that
+    fetched it, for someone who asked for such content blurred, shows a placeholder)."""
+    return bool((nsfw_level or 0) & ~browsing_level_of(user))
 
 
 @register.filter

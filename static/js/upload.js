@@ -145,6 +145,74 @@
     return data.id;
   }
 
+  // The form itself, sent with fetch: on success the page stays and follows the new
+  // version's checks in the panel below the form; on a refusal the form is posted the
+  // ordinary way, so the page shows each error beside its field.
+  async function createAndFollowChecks() {
+    const panel = document.getElementById("upload-checks");
+    if (!panel) { form.submit(); return; }
+    const response = await fetch(form.action || window.location.href, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrf },
+    });
+    if (response.status !== 201) { form.submit(); return; }
+    const created = await response.json();
+    form.hidden = true;
+    panel.hidden = false;
+    panel.querySelector("a.open-version").href = created.url;
+    followChecks(panel, `/models/${created.modelId}/versions/${created.versionId}/checks`);
+  }
+
+  function followChecks(panel, url) {
+    const rows = panel.querySelector("tbody");
+    const decision = panel.querySelector(".decision");
+    const labels = panel.dataset;
+    let delay = 1000;
+    function render(run) {
+      let tr = rows.querySelector(`tr[data-run="${run.id}"]`);
+      if (!tr) {
+        tr = document.createElement("tr");
+        tr.dataset.run = run.id;
+        tr.innerHTML = "<td></td><td></td><td class=state></td><td class=findings></td>";
+        rows.appendChild(tr);
+      }
+      tr.children[0].textContent = run.label;
+      tr.children[1].textContent = run.target;
+      tr.children[2].className = `state state-${run.state}`;
+      tr.children[2].textContent = run.state_label;
+      const cell = tr.children[3];
+      cell.replaceChildren();
+      for (const finding of run.findings) {
+        const p = document.createElement("p");
+        p.className = `finding severity-${finding.severity}`;
+        p.textContent = `${finding.severity_label} · ${finding.rule_title}: ${finding.message}`;
+        cell.append(p);
+      }
+      if (!run.findings.length) cell.textContent = run.state === "done" ? labels.nothingFound : "…";
+    }
+    async function poll() {
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        data.runs.forEach(render);
+        if (data.finished && data.decision) {
+          decision.textContent = labels[`decision${data.status === "published" ? "Published" : data.decision === "block" ? "Blocked" : data.status === "draft" ? "Draft" : "Held"}`];
+          decision.className = `decision decision-${data.decision}`;
+          if (data.reason) decision.append(` ${data.reason}`);
+          panel.setAttribute("aria-busy", "false");
+          return;
+        }
+        delay = 1000;
+      } catch (error) {
+        delay = Math.min(delay * 2, 30000); // the server is busy or away: back off
+      }
+      window.setTimeout(poll, delay);
+    }
+    panel.setAttribute("aria-busy", "true");
+    poll();
+  }
+
   form.addEventListener("submit", async (event) => {
     if (busy || !input || !input.files.length || !window.fetch) return;
     event.preventDefault();
@@ -162,7 +230,7 @@
       idsField.value = ids.join(",");
       for (const file of Array.from(input.files)) localStorage.removeItem(keyFor(file));
       input.value = "";  // the bytes are on the server already
-      form.submit();
+      await createAndFollowChecks();
     } catch (err) {
       const li = document.createElement("li");
       li.className = "error";

@@ -33,7 +33,7 @@ from moderation import tasks as check_tasks
 from moderation.models import CheckRun
 from tests.conftest import needs_postgres, needs_redis
 from tests.factories import FileFactory, VersionFactory, form_data
-from tests.integration.test_worker import PROJECT_ROOT, _database_url, _wait_for
+from tests.workers import PROJECT_ROOT, _database_url, _wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -49,7 +49,8 @@ def test_upload_creates_everything_and_publishes_after_processing(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = creator_client.post("/upload/", form_data())
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert len(callbacks) == 2  # the file and image work, and the checks
+    # The file and image work, the checks, and (on publication) telling the followers.
+    assert len(callbacks) == 3
     model = Model.objects.get()
     version = model.versions.get()
     assert response["Location"] == model.get_absolute_url() + f"?version={version.pk}"

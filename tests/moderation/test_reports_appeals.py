@@ -267,11 +267,13 @@ def test_only_the_owner_can_appeal(alice, stranger, client_for):
     assert not Appeal.objects.exists()
 
 
-def test_an_image_is_reported_from_its_model_page(client_for, stranger):
+def test_an_image_is_reported_from_its_page(client_for, stranger):
     version = a_published_version()
     image = version.images.get()
     client = client_for(stranger)
-    page = client.get(version.model.get_absolute_url()).content.decode()
+    gallery = client.get(version.model.get_absolute_url()).content.decode()
+    assert image.get_absolute_url() in gallery  # each sample image opens its own page
+    page = client.get(image.get_absolute_url()).content.decode()
     assert f"/report/?image={image.pk}" in page
     client.post("/report/", {"image": image.pk, "rule": RuleCode.SEXUAL_CONTENT,
                              "details": "Explicit, rated PG."})  # fmt: skip
@@ -279,7 +281,7 @@ def test_an_image_is_reported_from_its_model_page(client_for, stranger):
     assert (report.image, report.version) == (image, version)
     assert (
         b"Report this image"
-        not in client_for(version.model.owner).get(version.model.get_absolute_url()).content
+        not in client_for(version.model.owner).get(image.get_absolute_url()).content
     )
 
 

@@ -7,19 +7,22 @@ import logging
 import os
 import random
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
+from community import services as community_services
 from config.celery import app as celery_app
 from models_hub import services
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel
 from models_hub.demo import make_image, make_safetensors
 from models_hub.formats.images import process_upload
-from models_hub.models import BaseModel, License, Model, ModelVersion
+from models_hub.models import BaseModel, DownloadDay, License, Model, ModelVersion
 
 # name, type, base model, license, commercial use, tags, trigger words, NSFW level
 DEMO_MODELS = [
@@ -245,9 +248,64 @@ class Command(BaseCommand):
                 publish=True,
             )
             downloads = rng.randint(10, 5000)
-            Model.objects.filter(pk=version.model_id).update(
-                download_count=downloads, like_count=rng.randint(0, 800)
-            )
+            Model.objects.filter(pk=version.model_id).update(download_count=downloads)
             ModelVersion.objects.filter(pk=version.pk).update(download_count=downloads)
+            _seed_download_days(version.pk, downloads, rng)
             created.append(version.model)
+        _seed_community(creators, created, rng)
         self.stdout.write(self.style.SUCCESS(f"Demo content: {len(created)} models created."))
+
+
+def _seed_download_days(version_id: int, downloads: int, rng: random.Random) -> None:
+    """Part of the downloads spread over the last 30 days, so the charts have a shape."""
+    today = timezone.localdate()
+    recent = downloads // 3
+    weights = [rng.random() * (1 + day / 10) for day in range(30)]
+    scale = recent / sum(weights)
+    DownloadDay.objects.bulk_create(
+        DownloadDay(
+            version_id=version_id, day=today - timedelta(days=29 - day), count=int(w * scale)
+        )
+        for day, w in enumerate(weights)
+    )
+
+
+def _seed_community(creators: list, models: list[Model], rng: random.Random) -> None:
+    """Follows, reviews, comments, reactions, favourites and a collection, made through the
+    services so every counter is what a recount would give."""
+    reviews = [
+        (True, "Clean results at the recommended weight; the trigger words work as described."),
+        (True, "My go-to for this style. Sample prompts in the gallery reproduce well."),
+        (False, "Overcooks faces above 0.8 weight; fine lower."),
+    ]
+    for index, person in enumerate(creators):
+        for other in creators:
+            if other != person and rng.random() < 0.7:
+                community_services.follow_set(follower=person, creator=other, on=True)
+        for model in models:
+            if model.owner_id == person.pk or rng.random() < 0.4:
+                continue
+            version = model.versions.first()
+            recommended, text = reviews[(index + model.pk) % len(reviews)]
+            community_services.review_save(
+                author=person, version=version, recommended=recommended, text=text
+            )
+            community_services.favorite_set(user=person, model=model, on=True)
+            image = version.images.first()
+            if image is not None:
+                community_services.reaction_set(user=person, image=image, kind="heart", on=True)
+    first = models[0]
+    question = community_services.comment_create(
+        author=creators[1], model=first, body="Which sampler did you use for the cover image?"
+    )
+    community_services.comment_create(
+        author=first.owner,
+        model=first,
+        parent=question,
+        body="DPM++ 2M Karras, 28 steps: the image page has the full parameters.",
+    )
+    collection = community_services.collection_create(
+        owner=creators[0], name="Favourite styles", description="Styles I keep coming back to."
+    )
+    for model in models[1:4]:
+        community_services.collection_item_set(collection=collection, model=model, on=True)

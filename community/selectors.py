@@ -1,0 +1,403 @@
+"""Reads for community pages. Everything shown starts from the catalogue's visible_to(), so
+what moderation hides leaves feeds, collections, favourites and notifications for everyone
+but its owner and staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from community.models import (
+    Collection,
+    CollectionItem,
+    Comment,
+    Favorite,
+    Follow,
+    Notification,
+    Reaction,
+    Review,
+    User,
+)
+from models_hub.choices import NsfwLevel, Status
+from models_hub.models import DownloadDay, GalleryImage, Model, ModelVersion
+from models_hub.querysets import browsing_level_of, listing_levels
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def listed_models(viewer: User | AnonymousUser) -> QuerySet[Model]:
+    """Models a list may show `viewer`: visible to them, published (or their own), within the
+    ratings their lists fetch."""
+    listed = Q(status=Status.PUBLISHED)
+    if viewer.is_authenticated:
+        listed |= Q(owner=viewer)
+    return (
+        Model.objects.visible_to(viewer)
+        .filter(listed)
+        .within_levels(listing_levels(viewer))
+        .select_related("owner", "cover_image")
+        # The card (models_hub/_card.html) names the newest visible version's base model,
+        # as on the browse page.
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=ModelVersion.objects.visible_to(viewer)
+                .select_related("base_model")
+                .order_by("-created_at", "-id"),
+                to_attr="visible_versions",
+            )
+        )
+    )
+
+
+def notifications_for(user: User) -> QuerySet[Notification]:
+    """A person's notifications, leaving out news of versions they can no longer see."""
+    return Notification.objects.filter(user=user).filter(
+        Q(version__isnull=True) | Q(version__in=ModelVersion.objects.visible_to(user))
+    )
+
+
+def feed_for(user: User) -> QuerySet[ModelVersion]:
+    """The published versions of creators `user` follows, newest first, within the ratings
+    their lists fetch."""
+    levels = listing_levels(user)
+    return (
+        ModelVersion.objects.visible_to(user)
+        .filter(
+            status=Status.PUBLISHED,
+            model__owner__followers__follower=user,
+            nsfw_level__in=[mask for mask in range(64) if mask & ~levels == 0],
+        )
+        .select_related("model__owner", "model__cover_image", "base_model")
+        .order_by("-published_at", "-id")
+    )
+
+
+@dataclass
+class ProfilePage:
+    person: User
+    models: QuerySet[Model]
+    collections: list[Collection]
+    is_following: bool
+    is_self: bool
+    downloads: int
+
+
+def profile_page(viewer: User | AnonymousUser, username: str) -> ProfilePage:
+    person = User.objects.filter(username=username, is_active=True).first()
+    if person is None and viewer.is_authenticated and viewer.is_staff:
+        person = User.objects.filter(username=username).first()
+    if person is None:
+        raise Http404("No such member.")
+    is_self = viewer.is_authenticated and viewer.pk == person.pk
+    models = listed_models(viewer).filter(owner=person).order_by("-published_at", "-id")
+    collections = Collection.objects.filter(owner=person)
+    if not is_self:
+        collections = collections.filter(is_public=True)
+    return ProfilePage(
+        person=person,
+        models=models,
+        collections=list(collections[:50]),
+        is_following=bool(
+            viewer.is_authenticated
+            and Follow.objects.filter(follower=viewer, creator=person).exists()
+        ),
+        is_self=is_self,
+        downloads=sum(
+            Model.objects.visible_to(viewer)
+            .filter(owner=person, status=Status.PUBLISHED)
+            .values_list("download_count", flat=True)
+        ),
+    )
+
+
+def collection_for(viewer: User | AnonymousUser, pk: int) -> Collection:
+    """A collection `viewer` may open: a private one is a 404 to everyone but its owner."""
+    collection = Collection.objects.select_related("owner").filter(pk=pk).first()
+    if collection is None or not collection.owner.is_active:
+        raise Http404("No such collection.")
+    if not collection.is_public and not (
+        viewer.is_authenticated and viewer.pk == collection.owner_id
+    ):
+        raise Http404("No such collection.")
+    return collection
+
+
+def collection_models(viewer: User | AnonymousUser, collection: Collection) -> QuerySet[Model]:
+    return (
+        listed_models(viewer)
+        .filter(collection_items__collection=collection)
+        .order_by("-collection_items__added_at", "-id")
+    )
+
+
+def favorite_models(user: User) -> QuerySet[Model]:
+    return listed_models(user).filter(favorites__user=user).order_by("-favorites__created_at")
+
+
+@dataclass
+class ThreadedComment:
+    comment: Comment
+    replies: list[ThreadedComment] = field(default_factory=list)
+
+
+MAX_COMMENTS_ON_PAGE = 500
+
+
+def comment_thread(
+    viewer: User | AnonymousUser, *, model: Model | None = None, image: GalleryImage | None = None
+) -> list[ThreadedComment]:
+    """The comments on a model or an image as a tree, oldest first. Comments moderators hid
+    are left out except for their author and staff; removed ones keep their place (empty)
+    when they have replies; a banned member's comments are gone."""
+    comments = Comment.objects.filter(model=model) if model else Comment.objects.filter(image=image)
+    comments = comments.filter(author__is_active=True).select_related("author")
+    if not (viewer.is_authenticated and viewer.is_staff):
+        shown = Q(hidden=False)
+        if viewer.is_authenticated:
+            shown |= Q(author=viewer)
+        comments = comments.filter(shown)
+    nodes = {
+        c.pk: ThreadedComment(c)
+        for c in comments.order_by("created_at", "id")[:MAX_COMMENTS_ON_PAGE]
+    }
+    roots: list[ThreadedComment] = []
+    for node in nodes.values():
+        if node.comment.parent_id is None:
+            roots.append(node)
+        elif parent := nodes.get(node.comment.parent_id):
+            parent.replies.append(node)
+        # else: a reply to a comment this viewer does not see (hidden by moderators, or by
+        # a banned member) stays with it, rather than passing for a comment of its own.
+    return [node for node in roots if _has_content(node)]
+
+
+def _has_content(node: ThreadedComment) -> bool:
+    node.replies = [reply for reply in node.replies if _has_content(reply)]
+    return not node.comment.deleted or bool(node.replies)
+
+
+def reviews_for(viewer: User | AnonymousUser, version: ModelVersion) -> QuerySet[Review]:
+    reviews = Review.objects.filter(version=version, author__is_active=True).select_related(
+        "author"
+    )
+    if viewer.is_authenticated and viewer.is_staff:
+        return reviews
+    shown = Q(hidden=False)
+    if viewer.is_authenticated:
+        shown |= Q(author=viewer)
+    return reviews.filter(shown)
+
+
+def my_reactions(user: User | AnonymousUser, images: Iterable[GalleryImage]) -> dict[int, set[str]]:
+    """{image id: the kinds `user` reacted with} for the images on a page, in one query."""
+    if not user.is_authenticated:
+        return {}
+    mine: dict[int, set[str]] = {}
+    for image_id, kind in Reaction.objects.filter(
+        user=user, image__in=[image.pk for image in images]
+    ).values_list("image_id", "kind"):
+        mine.setdefault(image_id, set()).add(kind)
+    return mine
+
+
+@dataclass
+class ImagePage:
+    image: GalleryImage
+    version: ModelVersion
+    model: Model
+    resources: list[dict]
+    comments: list[ThreadedComment]
+    my_reactions: set[str]
+    blurred: bool
+
+
+def image_page(viewer: User | AnonymousUser, image_id: int) -> ImagePage:
+    """An image with its generation parameters, resources, reactions and comments. A 404 for
+    an image of content the viewer may not see, or rated beyond their level (unless they
+    asked for such content blurred, when the page shows the placeholder only)."""
+    image = (
+        GalleryImage.objects.visible_to(viewer)
+        .select_related("version__model__owner", "version__base_model")
+        .filter(pk=image_id)
+        .exclude(nsfw_level=NsfwLevel.BLOCKED)
+        .first()
+    )
+    if image is None:
+        raise Http404("No such image.")
+    version = image.version
+    model = version.model
+    is_owner = viewer.is_authenticated and model.owner_id == viewer.pk
+    privileged = is_owner or (viewer.is_authenticated and viewer.is_staff)
+    above = bool(image.nsfw_level & ~browsing_level_of(viewer))
+    if above and not privileged and image.nsfw_level & ~listing_levels(viewer):
+        raise Http404("No such image.")
+    return ImagePage(
+        image=image,
+        version=version,
+        model=model,
+        resources=image_resources(viewer, image),
+        comments=comment_thread(viewer, image=image),
+        my_reactions=my_reactions(viewer, [image]).get(image.pk, set()),
+        blurred=above and not privileged,
+    )
+
+
+def image_resources(viewer: User | AnonymousUser, image: GalleryImage) -> list[dict]:
+    """The models used to make the image: the version it was posted to, and any other
+    resources its generation parameters name by hash that are on this site and visible."""
+    version = image.version
+    resources = [
+        {
+            "name": f"{version.model.name} — {version.name}",
+            "type": version.model.get_type_display(),
+            "url": version.model.get_absolute_url() + f"?version={version.pk}",
+        }
+    ]
+    params = image.generation_params or {}
+    hashes = []
+    model_hash = params.get("Model hash") or params.get("modelHash")
+    if isinstance(model_hash, str):
+        hashes.append(model_hash)
+    raw = params.get("resources")
+    if isinstance(raw, list):
+        for item in raw[:20]:
+            if isinstance(item, dict) and isinstance(item.get("hash"), str):
+                hashes.append(item["hash"])
+    if hashes:
+        from models_hub.selectors import versions_by_file_hashes
+
+        for found in versions_by_file_hashes(hashes, viewer).select_related("model")[:20]:
+            if found.pk == version.pk:
+                continue
+            resources.append(
+                {
+                    "name": f"{found.model.name} — {found.name}",
+                    "type": found.model.get_type_display(),
+                    "url": found.model.get_absolute_url() + f"?version={found.pk}",
+                }
+            )
+    return resources
+
+
+def followed_ids(viewer: User | AnonymousUser, people: Iterable[User]) -> set[int]:
+    if not viewer.is_authenticated:
+        return set()
+    return set(
+        Follow.objects.filter(follower=viewer, creator__in=[p.pk for p in people]).values_list(
+            "creator_id", flat=True
+        )
+    )
+
+
+CHART_DAYS = 30
+
+
+def _window() -> tuple[date, date]:
+    today = timezone.localdate()
+    return today - timedelta(days=CHART_DAYS - 1), today
+
+
+def downloads_by_day(versions: QuerySet[ModelVersion]) -> dict[date, int]:
+    """Downloads per day over the chart window of these versions, summed in the database."""
+    start, _end = _window()
+    rows = (
+        DownloadDay.objects.filter(version__in=versions, day__gte=start)
+        .values("day")
+        .annotate(total=Sum("count"))
+        .values_list("day", "total")
+    )
+    return dict(rows)
+
+
+def reviews_by_day(versions: QuerySet[ModelVersion]) -> tuple[dict[date, int], dict[date, int]]:
+    """(recommended, not recommended) reviews per day over the chart window."""
+    start, _end = _window()
+    rows = (
+        Review.objects.filter(version__in=versions, hidden=False, created_at__date__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "recommended")
+        .annotate(total=Count("id"))
+        .values_list("day", "recommended", "total")
+    )
+    up: dict[date, int] = {}
+    down: dict[date, int] = {}
+    for day, recommended, total in rows:
+        (up if recommended else down)[day] = total
+    return up, down
+
+
+def creator_downloads_chart(page: ProfilePage) -> dict[date, int]:
+    return downloads_by_day(
+        ModelVersion.objects.filter(
+            model__owner=page.person, status=Status.PUBLISHED, model__status=Status.PUBLISHED
+        )
+    )
+
+
+@dataclass
+class ModelSocial:
+    """What the model page shows beside the model itself: the viewer's own marks, reviews of
+    the version and the comment thread."""
+
+    is_favorite: bool
+    is_following: bool
+    collections: list[tuple[Collection, bool]]  # the viewer's, and whether the model is in it
+    my_review: Review | None
+    reviews: list[Review]
+    comments: list[ThreadedComment]
+    my_reactions: dict[int, set[str]]
+    downloads: dict[date, int]
+    reviews_up: dict[date, int]
+    reviews_down: dict[date, int]
+
+
+MAX_REVIEWS_ON_PAGE = 100
+
+
+def model_social(
+    viewer: User | AnonymousUser, model: Model, version: ModelVersion, images: list[GalleryImage]
+) -> ModelSocial:
+    """A fixed number of queries whatever the number of images, reviews or comments: up to
+    eight for a signed-in visitor, four for an anonymous one."""
+    signed_in = viewer.is_authenticated
+    is_owner = signed_in and viewer.pk == model.owner_id
+    collections: list[tuple[Collection, bool]] = []
+    if signed_in:
+        holding = CollectionItem.objects.filter(collection=OuterRef("pk"), model=model)
+        collections = [
+            (c, c.holds)
+            for c in Collection.objects.filter(owner=viewer).annotate(holds=Exists(holding))[:100]
+        ]
+    reviews = list(reviews_for(viewer, version)[:MAX_REVIEWS_ON_PAGE])
+    my_review = None
+    if signed_in and not is_owner:
+        my_review = next((r for r in reviews if r.author_id == viewer.pk), None) or (
+            Review.objects.filter(version=version, author=viewer).first()
+            if len(reviews) == MAX_REVIEWS_ON_PAGE
+            else None
+        )
+    published = ModelVersion.objects.filter(model=model, status=Status.PUBLISHED)
+    up, down = reviews_by_day(published)
+    return ModelSocial(
+        is_favorite=signed_in and Favorite.objects.filter(user=viewer, model=model).exists(),
+        is_following=signed_in
+        and not is_owner
+        and Follow.objects.filter(follower=viewer, creator_id=model.owner_id).exists(),
+        collections=collections,
+        my_review=my_review,
+        reviews=reviews,
+        comments=comment_thread(viewer, model=model),
+        my_reactions=my_reactions(viewer, images) if images else {},
+        downloads=downloads_by_day(published),
+        reviews_up=up,
+        reviews_down=down,
+    )
