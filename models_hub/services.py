@@ -637,8 +637,9 @@ def download_record(*, model_file: ModelFile) -> None:
 
 
 def _download_day_count(version_id: int) -> None:
-    """One more download today (in TIME_ZONE, as the charts count days): an UPDATE, or the day's first row (two first
-    downloads at once: the loser of the unique constraint updates instead)."""
+    """One more download today (in TIME_ZONE, as the charts count days): an UPDATE, or the
+    day's first row (two first downloads at once: the loser of the unique constraint
+    updates instead)."""
     today = timezone.localdate()
     day = DownloadDay.objects.filter(version_id=version_id, day=today)
     if day.update(count=F("count") + 1):

@@ -166,7 +166,9 @@ class _ImageStats(serializers.Serializer):
 class ImageSchema(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
-    hash = serializers.CharField(allow_null=True, help_text="BlurHash; null until the image is processed.")
+    hash = serializers.CharField(
+        allow_null=True, help_text="BlurHash; null until the image is processed."
+    )
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     nsfw = serializers.BooleanField()
