@@ -111,11 +111,10 @@ def profile_page(viewer: User | AnonymousUser, username: str) -> ProfilePage:
             and Follow.objects.filter(follower=viewer, creator=person).exists()
         ),
         is_self=is_self,
-        downloads=sum(
-            Model.objects.visible_to(viewer)
-            .filter(owner=person, status=Status.PUBLISHED)
-            .values_list("download_count", flat=True)
-        ),
+        downloads=Model.objects.visible_to(viewer)
+        .filter(owner=person, status=Status.PUBLISHED)
+        .aggregate(total=Sum("download_count"))["total"]
+        or 0,
     )
 
 

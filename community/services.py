@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -152,26 +152,43 @@ def browsing_preferences_update(*, user: User, levels: int, above_level: str) ->
 # Follows and the notifications they bring -------------------------------------------------
 
 
+def _set_row(
+    row_model, fields: dict, on: bool | None, counted: QuerySet | None = None, counter: str = ""
+) -> bool:
+    """Make the one row with `fields` exist or not (`on` None toggles); returns whether it
+    exists now. The unique constraint on `fields` decides a race between two requests, and
+    `counter` on the `counted` row moves only when this call really added or removed it, so
+    a double click never counts twice. The caller holds a transaction."""
+    existing = row_model.objects.filter(**fields)
+    want = (not existing.exists()) if on is None else on
+    if want:
+        try:
+            with transaction.atomic():
+                row_model.objects.create(**fields)
+        except IntegrityError:
+            return True  # a second request raced the first: it is there already
+        if counted is not None:
+            counted.update(**{counter: F(counter) + 1})
+        return True
+    deleted, _rows = existing.delete()
+    if deleted and counted is not None:
+        counted.update(**{counter: F(counter) - 1})
+    return False
+
+
 @transaction.atomic
 def follow_set(*, follower: User, creator: User, on: bool | None = None) -> bool:
     """Follow or unfollow (`on` None toggles); returns whether `follower` now follows.
     Doing it twice never counts twice: the unique constraint decides, the counter follows."""
     if follower.pk == creator.pk:
         raise ProfileRefused(_("You cannot follow yourself."))
-    existing = Follow.objects.filter(follower=follower, creator=creator)
-    want = (not existing.exists()) if on is None else on
-    if want:
-        try:
-            with transaction.atomic():
-                Follow.objects.create(follower=follower, creator=creator)
-        except IntegrityError:
-            return True  # a second click raced the first: already following
-        User.objects.filter(pk=creator.pk).update(follower_count=F("follower_count") + 1)
-        return True
-    deleted, _rows = existing.delete()
-    if deleted:
-        User.objects.filter(pk=creator.pk).update(follower_count=F("follower_count") - 1)
-    return False
+    return _set_row(
+        Follow,
+        {"follower": follower, "creator": creator},
+        on,
+        User.objects.filter(pk=creator.pk),
+        "follower_count",
+    )
 
 
 NOTIFY_BATCH = 1000
@@ -386,21 +403,13 @@ def reaction_set(*, user: User, image: GalleryImage, kind: str, on: bool | None 
 
     if kind not in REACTION_COUNTERS:
         raise ActionRefused(_("Unknown reaction."))
-    counter = REACTION_COUNTERS[kind]
-    existing = Reaction.objects.filter(user=user, image=image, kind=kind)
-    want = (not existing.exists()) if on is None else on
-    if want:
-        try:
-            with transaction.atomic():
-                Reaction.objects.create(user=user, image=image, kind=kind)
-        except IntegrityError:
-            return True
-        GalleryImage.objects.filter(pk=image.pk).update(**{counter: F(counter) + 1})
-        return True
-    deleted, _rows = existing.delete()
-    if deleted:
-        GalleryImage.objects.filter(pk=image.pk).update(**{counter: F(counter) - 1})
-    return False
+    return _set_row(
+        Reaction,
+        {"user": user, "image": image, "kind": kind},
+        on,
+        GalleryImage.objects.filter(pk=image.pk),
+        REACTION_COUNTERS[kind],
+    )
 
 
 @transaction.atomic
@@ -408,20 +417,13 @@ def favorite_set(*, user: User, model: Model, on: bool | None = None) -> bool:
     """Favourite a model or stop (`on` None toggles); Model.like_count follows."""
     from models_hub.models import Model
 
-    existing = Favorite.objects.filter(user=user, model=model)
-    want = (not existing.exists()) if on is None else on
-    if want:
-        try:
-            with transaction.atomic():
-                Favorite.objects.create(user=user, model=model)
-        except IntegrityError:
-            return True
-        Model.objects.filter(pk=model.pk).update(like_count=F("like_count") + 1)
-        return True
-    deleted, _rows = existing.delete()
-    if deleted:
-        Model.objects.filter(pk=model.pk).update(like_count=F("like_count") - 1)
-    return False
+    return _set_row(
+        Favorite,
+        {"user": user, "model": model},
+        on,
+        Model.objects.filter(pk=model.pk),
+        "like_count",
+    )
 
 
 # Collections -------------------------------------------------------------------------------
@@ -472,15 +474,6 @@ def collection_update(
 @transaction.atomic
 def collection_item_set(*, collection: Collection, model: Model, on: bool | None = None) -> bool:
     """Put a model into a collection or take it out (`on` None toggles)."""
-    existing = CollectionItem.objects.filter(collection=collection, model=model)
-    want = (not existing.exists()) if on is None else on
-    if want:
-        try:
-            with transaction.atomic():
-                CollectionItem.objects.create(collection=collection, model=model)
-        except IntegrityError:
-            return True
-    else:
-        existing.delete()
+    now_in = _set_row(CollectionItem, {"collection": collection, "model": model}, on)
     Collection.objects.filter(pk=collection.pk).update(updated_at=timezone.now())
-    return want
+    return now_in
