@@ -57,6 +57,9 @@ def screenshot(page):
     def take(name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        # From the top: a full-page capture of a scrolled page draws the sticky top bar where
+        # the view was, over the middle of the picture.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=True)
         return path
 

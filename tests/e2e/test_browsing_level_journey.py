@@ -16,6 +16,7 @@ from models_hub.demo import make_image
 from models_hub.formats.images import make_previews, process_upload
 from models_hub.models import GalleryImage, gallery_thumbnail_key, new_gallery_image_key
 from tests.conftest import needs_chromium
+from tests.e2e.steps import sign_in
 from tests.factories import UserFactory, published_model
 
 pytestmark = [
@@ -23,7 +24,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 MAX_PIXELS = 40_000_000
 
 
@@ -49,10 +49,6 @@ def _rated_model(name: str, level: NsfwLevel, seed: int):
     image.generation_params = {"prompt": f"{name.lower()}, night", "seed": seed}
     image.save()
     return model, image
-
-
-def _label(text: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(text)}:?$")  # Django's login form adds a colon
 
 
 def _card(page, name: str):
@@ -90,11 +86,7 @@ def test_a_member_switches_to_blurred_then_to_showing_r_content(page, screenshot
     assert _card(page, "Velvet Nightclub").count() == 0
     assert client.get(r_image.thumbnail.url).status_code == 404
 
-    page.get_by_role("link", name="Sign in", exact=True).click()
-    page.get_by_label(_label("Username")).fill("viewer")
-    page.get_by_label(_label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Feed", exact=True).wait_for()
+    sign_in(page, "viewer")
     page.goto("/")
     assert _card(page, "Daylight Meadow").count() == 1
     assert _card(page, "Velvet Nightclub").count() == 0, "PG and hide is the default"

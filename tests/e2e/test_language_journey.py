@@ -20,18 +20,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def screenshot(screenshot, page):
-    """The shared fixture, taken from the top: a full-page capture of a scrolled page draws
-    the sticky top bar where the view was, over the middle of the picture."""
-
-    def take(name: str):
-        page.evaluate("window.scrollTo(0, 0)")
-        return screenshot(name)
-
-    return take
-
-
 MODEL = "Aurora Landscapes"
 
 
@@ -143,7 +131,3 @@ def test_a_browser_that_asks_for_japanese_gets_it_on_the_first_visit(browser, li
         assert _lang(page) == "en", "the visitor's choice outranks the browser's language"
     finally:
         context.close()
-
-
-# Labels of the model page that templates/models_hub/detail.html writes without
-# {% translate %} (and the permissions list, written in models_hub/selectors.py).

@@ -13,6 +13,7 @@ from models_hub.choices import Status
 from models_hub.demo import make_image
 from moderation.models import ModerationAction, QueueItem
 from tests.conftest import needs_chromium
+from tests.e2e.steps import sign_in, sign_out
 from tests.factories import UserFactory
 from tests.moderation.conftest import make_moderator
 from tests.moderation.test_queue import held_version
@@ -23,40 +24,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def screenshot(screenshot, page):
-    """The shared fixture, taken from the top: a full-page capture of a scrolled page draws
-    the sticky top bar where the view was, over the middle of the picture."""
-
-    def take(name: str):
-        page.evaluate("window.scrollTo(0, 0)")
-        return screenshot(name)
-
-    return take
-
-
-PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 REASON = "A look-alike at most: the prompt names nobody and the face is generic."
-
-
-def _label(text: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(text)}:?$")  # Django's login form adds a colon
-
-
-def _sign_in(page, username: str) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Sign in", exact=True).click()
-    page.get_by_label(_label("Username")).fill(username)
-    page.get_by_label(_label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Feed", exact=True).wait_for()  # only members have a feed
-    assert page.locator("header").get_by_text(username, exact=True).is_visible()
-
-
-def _sign_out(page) -> None:
-    page.locator("details.user-menu > summary").click()  # the avatar menu has no role of its own
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_role("link", name="Sign in", exact=True).wait_for()
 
 
 def test_a_moderator_approves_a_held_version_and_the_owner_is_told(page, screenshot):
@@ -75,7 +43,7 @@ def test_a_moderator_approves_a_held_version_and_the_owner_is_told(page, screens
     make_moderator("mod")
     label = f"{version.model.name} {version.name}"
 
-    _sign_in(page, "mod")
+    sign_in(page, "mod")
     page.get_by_role("link", name="Moderation", exact=True).click()
     page.get_by_role("heading", name="Moderation queue").wait_for()
     health = page.get_by_role("region", name="Queue health")
@@ -120,8 +88,8 @@ def test_a_moderator_approves_a_held_version_and_the_owner_is_told(page, screens
 
     # The owner signs in: the top bar counts the unread notifications; the newest gives the
     # decision, its rule and the moderator's reason.
-    _sign_out(page)
-    _sign_in(page, "painter")
+    sign_out(page)
+    sign_in(page, "painter")
     notifications = page.get_by_role("link", name=re.compile(r"^Notifications"))
     assert notifications.get_by_label(f"{unread} unread").inner_text() == str(unread)
     notifications.click()

@@ -17,6 +17,7 @@ from models_hub.demo import make_image, make_safetensors
 from models_hub.models import ModelFile, ModelVersion, ResumableUpload
 from moderation.models import CheckRun
 from tests.conftest import needs_chromium, needs_postgres, needs_redis
+from tests.e2e.steps import join
 from tests.workers import _wait_for
 
 pytestmark = [
@@ -27,38 +28,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def screenshot(screenshot, page):
-    """The shared fixture, taken from the top: a full-page capture of a scrolled page draws
-    the sticky top bar where the view was, over the middle of the picture."""
-
-    def take(name: str):
-        page.evaluate("window.scrollTo(0, 0)")
-        return screenshot(name)
-
-    return take
-
-
-PASSWORD = "a long passphrase for the journey"
 LICENSE = "CreativeML Open RAIL++-M"
 MB = 1024 * 1024
-
-
-def _label(text: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(text)}:?$")
-
-
-def _join(page, username: str) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Join", exact=True).click()
-    # Django's account forms end their labels with a colon; the hub's own forms do not.
-    page.get_by_label(_label("Username")).fill(username)
-    page.get_by_label(_label("Email address")).fill(f"{username}@example.invalid")
-    page.get_by_label(_label("Password")).fill(PASSWORD)
-    page.get_by_label(_label("Password confirmation")).fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_text(f"Welcome, {username}!").wait_for()
-    assert User.objects.filter(username=username).exists()
 
 
 def _fill_model_form(page, *, name: str) -> None:
@@ -92,7 +63,8 @@ def test_a_visitor_joins_uploads_with_a_license_and_watches_the_checks_finish(
 ):
     _process, log_path = worker
     weights = make_safetensors(seed=1)
-    _join(page, "pastelmaker")
+    join(page, "pastelmaker")
+    assert User.objects.filter(username="pastelmaker").exists()
 
     page.get_by_role("link", name="Upload", exact=True).click()
     page.get_by_role("heading", name="Upload a model").wait_for()
@@ -173,7 +145,8 @@ def test_a_large_upload_resumes_after_the_page_is_reloaded(worker, page, screens
     path = tmp_path / "big_pastel.safetensors"
     path.write_bytes(_large_safetensors(40 * MB))
     size = path.stat().st_size
-    _join(page, "bigfiles")
+    join(page, "bigfiles")
+    assert User.objects.filter(username="bigfiles").exists()
 
     # The first chunk (16 MB) is stored; the next one never gets an answer, like a
     # connection that died in the middle of the upload.
