@@ -99,10 +99,10 @@ class ApiKey(models.Model):
     random bits, so a database dump cannot be turned back into a working key."""
 
     class Scope(models.TextChoices):
-        READ = "read", "Read (including your own hidden content)"
-        DOWNLOAD = "download", "Download files"
-        UPLOAD = "upload", "Upload models"
-        MODERATE = "moderate", "Moderate (moderators only)"
+        READ = "read", _("Read (including your own hidden content)")
+        DOWNLOAD = "download", _("Download files")
+        UPLOAD = "upload", _("Upload models")
+        MODERATE = "moderate", _("Moderate (moderators only)")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)

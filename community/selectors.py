@@ -76,7 +76,18 @@ def feed_for(user: User) -> QuerySet[ModelVersion]:
             model__owner__followers__follower=user,
             nsfw_level__in=[mask for mask in range(64) if mask & ~levels == 0],
         )
-        .select_related("model__owner", "model__cover_image", "base_model")
+        .select_related("model__owner", "base_model")
+        # Each version shows its own picture, not the model's current cover (which belongs
+        # to its newest version): the mildest of its images, then the first.
+        .prefetch_related(
+            Prefetch(
+                "images",
+                queryset=GalleryImage.objects.within_levels(levels).order_by(
+                    "nsfw_level", "position", "id"
+                )[:1],
+                to_attr="feed_covers",
+            )
+        )
         .order_by("-published_at", "-id")
     )
 

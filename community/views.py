@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from community import selectors, services
@@ -213,7 +214,11 @@ def follow(request: HttpRequest, username: str) -> HttpResponse:
     following = services.follow_set(follower=request.user, creator=creator, on=_desired(request))
     if _wants_json(request):
         creator.refresh_from_db(fields=["follower_count"])
-        return JsonResponse({"on": following, "count": creator.follower_count})
+        count = creator.follower_count
+        label = ngettext("%(counter)s follower", "%(counter)s followers", count)
+        return JsonResponse(
+            {"on": following, "count": count, "count_label": label % {"counter": count}}
+        )
     return redirect(_back(request, creator.get_absolute_url()))
 
 

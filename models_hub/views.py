@@ -134,7 +134,12 @@ def version_checks_status(request: HttpRequest, pk: int, version_id: int) -> Jso
     if not (request.user.is_staff or version.model.owner_id == request.user.pk):
         raise Http404("No such version.")
     data = version_checks(version).as_json()
-    data.update(status=version.status, decision=version.decision, reason=version.hold_reason)
+    data.update(
+        status=version.status,
+        decision=version.decision,
+        reason=version.hold_reason,
+        nothing_found=_("Nothing found"),
+    )
     response = JsonResponse(data)
     response["Cache-Control"] = "no-store"
     return response

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.translation import gettext_noop
+from django.utils.translation import get_language, gettext_noop
 
 from models_hub.choices import JobStatus
 from moderation.checks.findings import Finding
@@ -45,6 +45,13 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def display_title(self) -> str:
+        """The title in the page's language. Notifications and e-mails keep `title`: they
+        are written once, in English, for whoever reads them later."""
+        japanese = (get_language() or "").lower().startswith("ja")
+        return (japanese and self.title_ja) or self.title
 
 
 class CheckRun(models.Model):

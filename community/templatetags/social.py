@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
+from django.conf import settings
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from community.services import REACTION_COUNTERS
 
@@ -64,3 +69,20 @@ def reactions_of(image, mine: dict) -> list[tuple[str, bool]]:
     """[(kind, whether the viewer reacted so)] for an image's reaction summary."""
     own = (mine or {}).get(image.pk, set())
     return [(kind, kind in own) for kind in REACTION_COUNTERS]
+
+
+@register.filter
+def link_site_urls(text: str) -> SafeString:
+    """A notification's text (also sent as a plain e-mail) with its links to this site
+    clickable: the rule it names, the appeal form. Only addresses on SITE_URL become links;
+    anything else, a name a member chose included, stays text. Line breaks are kept."""
+    escaped = str(escape(text))
+    site = re.escape(str(escape(settings.SITE_URL.rstrip("/"))))
+
+    def link(match: re.Match) -> str:
+        address = match[0].rstrip(".,;:")  # the sentence's full stop is not the link's
+        return f'<a href="{address}">{address}</a>{match[0][len(address) :]}'
+
+    # Up to a space, a closing bracket or an escaped quote.
+    linked = re.sub(rf"{site}/(?:(?!&quot;|&#x27;)[^\s<>)])*", link, escaped)
+    return mark_safe(linked.replace("\n", "<br>"))  # noqa: S308 - escaped above

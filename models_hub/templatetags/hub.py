@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import pgettext
 
 from models_hub.choices import NsfwLevel
 from models_hub.markdown import render_markdown
@@ -16,7 +17,7 @@ def markdown(text: str):
 
 @register.filter
 def nsfw_labels(mask: int) -> str:
-    return ", ".join(NsfwLevel.labels_for(mask or 0)) or "Unrated"
+    return ", ".join(NsfwLevel.labels_for(mask or 0)) or pgettext("content rating", "Unrated")
 
 
 @register.filter

@@ -1,5 +1,6 @@
 // BlurHash placeholders (https://blurha.sh): every img[data-blurhash] gets a small canvas
-// under it, painted from the hash, until the image itself has loaded. Without this file the
+// under it, painted from the hash, until the image itself has loaded; every .blurred
+// stand-in for content above the browsing level gets the hash's colours as background. Without this file the
 // images still load; they just have no placeholder. The decoder mirrors
 // models_hub/formats/blurhash.py (the tests check both against the same pictures).
 (() => {
@@ -110,8 +111,31 @@
     img.addEventListener("load", () => canvas.remove(), { once: true });
   }
 
+  // Content above the viewer's browsing level is never sent: its placeholder element
+  // (span.blurred) shows the colours of the hash as its background, and nothing else.
+  function paintBlurred(element) {
+    if (element.dataset.blurhashDrawn) return;
+    element.dataset.blurhashDrawn = "1";
+    const w = element.clientWidth || 1;
+    const h = element.clientHeight || 1;
+    const width = w >= h ? SIZE : Math.max(1, Math.round((SIZE * w) / h));
+    const height = h >= w ? SIZE : Math.max(1, Math.round((SIZE * h) / w));
+    let pixels;
+    try {
+      pixels = decode(element.dataset.blurhash, width, height);
+    } catch (error) {
+      return; // the plain placeholder stays
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
+    element.style.backgroundImage = `url(${canvas.toDataURL()})`;
+  }
+
   function addPlaceholders(root) {
     root.querySelectorAll("img[data-blurhash]").forEach(addPlaceholder);
+    root.querySelectorAll(".blurred[data-blurhash]").forEach(paintBlurred);
   }
 
   window.hubBlurhash = { decode, addPlaceholders };

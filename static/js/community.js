@@ -18,6 +18,16 @@
     if (form.action.includes("/follow")) button.classList.toggle("primary", !on);
   }
 
+  // A count shown elsewhere on the page (the header's ♥ total, a profile's followers) names
+  // the same counter as its form; the server sends the translated, pluralised label when
+  // the words around the number depend on it.
+  function showCount(counter, data) {
+    if (!counter || typeof data.count !== "number") return;
+    document.querySelectorAll(`[data-counter-shows="${counter}"]`).forEach((element) => {
+      element.textContent = data.count_label || data.count.toLocaleString();
+    });
+  }
+
   document.addEventListener("submit", async (event) => {
     const form = event.target;
     if (!form.matches("form[data-toggle]")) return;
@@ -37,6 +47,7 @@
       }
       const data = await response.json();
       setPressed(form, data.on, data.count);
+      showCount(form.dataset.counter, data);
     } catch (error) {
       form.submit();
     } finally {

@@ -115,7 +115,10 @@
     if (upload.direct && upload.state === "open") await sendParts(file, upload, ui);
     let offset = upload.direct ? file.size : upload.offset;
     const chunk = Math.min(upload.chunkSize || MAX_CHUNK, MAX_CHUNK);
-    if (offset) ui.say(`Resuming at ${human(offset)}…`);
+    if (offset) {
+      ui.progress(offset);  // the bar starts where the stored part ends
+      ui.say(`Resuming at ${human(offset)}…`);
+    }
     let failures = 0;
     while (upload.state === "open" && offset < file.size) {
       const end = Math.min(offset + chunk, file.size);
@@ -164,53 +167,16 @@
   }
 
   function followChecks(panel, url) {
-    const rows = panel.querySelector("tbody");
-    const decision = panel.querySelector(".decision");
     const labels = panel.dataset;
-    let delay = 1000;
-    function render(run) {
-      let tr = rows.querySelector(`tr[data-run="${run.id}"]`);
-      if (!tr) {
-        tr = document.createElement("tr");
-        tr.dataset.run = run.id;
-        tr.innerHTML = "<td></td><td></td><td class=state></td><td class=findings></td>";
-        rows.appendChild(tr);
-      }
-      tr.children[0].textContent = run.label;
-      tr.children[1].textContent = run.target;
-      tr.children[2].className = `state state-${run.state}`;
-      tr.children[2].textContent = run.state_label;
-      const cell = tr.children[3];
-      cell.replaceChildren();
-      for (const finding of run.findings) {
-        const p = document.createElement("p");
-        p.className = `finding severity-${finding.severity}`;
-        p.textContent = `${finding.severity_label} · ${finding.rule_title}: ${finding.message}`;
-        cell.append(p);
-      }
-      if (!run.findings.length) cell.textContent = run.state === "done" ? labels.nothingFound : "…";
-    }
-    async function poll() {
-      try {
-        const response = await fetch(url, { headers: { Accept: "application/json" } });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const data = await response.json();
-        data.runs.forEach(render);
-        if (data.finished && data.decision) {
-          decision.textContent = labels[`decision${data.status === "published" ? "Published" : data.decision === "block" ? "Blocked" : data.status === "draft" ? "Draft" : "Held"}`];
-          decision.className = `decision decision-${data.decision}`;
-          if (data.reason) decision.append(` ${data.reason}`);
-          panel.setAttribute("aria-busy", "false");
-          return;
-        }
-        delay = 1000;
-      } catch (error) {
-        delay = Math.min(delay * 2, 30000); // the server is busy or away: back off
-      }
-      window.setTimeout(poll, delay);
-    }
-    panel.setAttribute("aria-busy", "true");
-    poll();
+    window.ModelHubChecks.follow(panel, url, (data) => {
+      const decision = panel.querySelector(".decision");
+      const outcome = data.status === "published" ? "Published"
+        : data.decision === "block" ? "Blocked" : data.status === "draft" ? "Draft" : "Held";
+      decision.textContent = labels[`decision${outcome}`];
+      decision.className = `decision decision-${data.decision}`;
+      if (data.reason) decision.append(` ${data.reason}`);
+      panel.querySelector("h2").textContent = labels.headingFinished;
+    }, 1000);
   }
 
   form.addEventListener("submit", async (event) => {

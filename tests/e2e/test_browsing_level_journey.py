@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 import re
 
+import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from PIL import Image
 
 from models_hub.choices import NsfwLevel
 from models_hub.demo import make_image
+from models_hub.formats import blurhash
 from models_hub.formats.images import make_previews, process_upload
 from models_hub.models import GalleryImage, gallery_thumbnail_key, new_gallery_image_key
 from tests.conftest import needs_chromium
@@ -57,6 +60,22 @@ def _card(page, name: str):
     )
 
 
+def _assert_painted_from_blurhash(page, placeholder, hash_: str) -> None:
+    """The stand-in shows the hash's colours (static/js/blurhash.js), matching the Python
+    decoder away from the rating label in its middle."""
+    assert placeholder.get_attribute("data-blurhash") == hash_
+    page.wait_for_function(
+        "el => el.style.backgroundImage.startsWith('url(\"data:image/png')",
+        arg=placeholder.element_handle(),
+    )
+    shot = Image.open(io.BytesIO(placeholder.screenshot())).convert("RGB")
+    expected = blurhash.decode(hash_, shot.width, shot.height).astype(float)
+    for fx, fy in ((0.15, 0.15), (0.85, 0.15), (0.15, 0.85), (0.85, 0.85)):
+        x, y = round(fx * (shot.width - 1)), round(fy * (shot.height - 1))
+        painted = np.array(shot.getpixel((x, y)), dtype=float)
+        assert np.abs(painted - expected[y, x]).max() < 24, (fx, fy, painted, expected[y, x])
+
+
 def _save_browsing_level(page, *, ratings: list[str], above: str) -> None:
     """Through the user menu, as a person would: menu, Browsing level, choose, Save."""
     page.locator("details.user-menu > summary").click()  # <summary> has no ARIA role
@@ -98,6 +117,7 @@ def test_a_member_switches_to_blurred_then_to_showing_r_content(page, screenshot
     placeholder = blurred.get_by_role("img", name="Rated R: above your browsing level")
     assert placeholder.is_visible()
     assert placeholder.get_by_text("R", exact=True).is_visible()
+    _assert_painted_from_blurhash(page, placeholder, r_image.blurhash)
     assert blurred.locator("img").count() == 0, "the picture itself is not in the page"
     assert page.locator(f'img[src*="{r_image.thumbnail.name}"]').count() == 0
     assert as_viewer.get(r_image.thumbnail.url).status_code == 404

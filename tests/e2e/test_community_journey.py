@@ -157,7 +157,17 @@ def test_a_new_member_favourites_collects_follows_reviews_comments_and_reacts(
     picture = page.get_by_role("img", name=f"AI-generated sample image for {MODEL}")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                            arg=picture.element_handle())  # fmt: skip
-    assert page.locator("figure.image-main").get_by_text("AI-generated", exact=True).is_visible()
+    label = page.locator("figure.image-main").get_by_text("AI-generated", exact=True)
+    assert label.is_visible()
+    shown, on = picture.bounding_box(), label.bounding_box()  # the label is on the picture
+    assert shown["x"] <= on["x"] and on["x"] + on["width"] <= shown["x"] + shown["width"], (
+        on,
+        shown,
+    )
+    assert shown["y"] <= on["y"] and on["y"] + on["height"] <= shown["y"] + shown["height"], (
+        on,
+        shown,
+    )
     params = page.locator("section.params")
     assert params.get_by_role("heading", name=re.compile("^Generation data")).is_visible()
     prompt = image.generation_params["prompt"]

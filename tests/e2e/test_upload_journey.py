@@ -98,6 +98,7 @@ def test_a_visitor_joins_uploads_with_a_license_and_watches_the_checks_finish(
     decision = checks.get_by_role("status")
     decision.get_by_text("Checks passed: your model is published.").wait_for(timeout=30_000)
     assert checks.get_attribute("aria-busy") == "false"
+    assert checks.get_by_role("heading", name="Uploaded and checked").is_visible()
 
     # Every check run of the version has its row, and every one ended done.
     runs = CheckRun.objects.filter(version=version)
@@ -190,6 +191,9 @@ def test_a_large_upload_resumes_after_the_page_is_reloaded(worker, page, screens
     page.get_by_role("button", name="Upload", exact=True).click()
     row = page.locator("#upload-progress").get_by_role("listitem").first
     row.get_by_text("Resuming at 16.0 MB…").wait_for()
+    # The bar starts where the stored part ends, not at zero.
+    shown = float(row.get_by_role("progressbar").get_attribute("value"))
+    assert shown >= 100 * 16 * MB / size - 0.01, shown
     screenshot("upload-resuming")
     deadline = time.monotonic() + 30
     while not stalled and time.monotonic() < deadline:
