@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import markdown as md
@@ -51,6 +52,20 @@ def _converter() -> md.Markdown:
 def render_markdown(text: str) -> SafeString:
     if not text or not text.strip():
         return mark_safe("")
+    if len(text) > CACHED_TEXT_LIMIT:
+        return _render.__wrapped__(text, settings.MEDIA_URL)
+    return _render(text, settings.MEDIA_URL)
+
+
+# Lists show the same popular models' descriptions again and again: rendering them was the
+# largest cost of an API page of 100 models (docs/PERFORMANCE.md). The HTML depends only on
+# the text and the media prefix, so each process keeps the latest couple of thousand (short
+# ones: at most about 2,048 x 2 x 8 KB, 32 MB, per process).
+CACHED_TEXT_LIMIT = 8 * 1024
+
+
+@functools.lru_cache(maxsize=2048)
+def _render(text: str, media_url: str) -> SafeString:
     html = _converter().convert(text)
     cleaned = nh3.clean(
         html,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.test import override_settings
 from django.utils.safestring import SafeString
 
-from models_hub.markdown import render_markdown
+from models_hub.markdown import CACHED_TEXT_LIMIT, _render, render_markdown
 
 
 class _Collect(HTMLParser):
@@ -192,3 +193,22 @@ def test_headings_lists_and_quotes_are_kept():
     assert "<h1>Title</h1>" in html
     assert "<li>one</li>" in html
     assert "<blockquote>" in html
+
+
+def test_a_text_seen_before_is_not_rendered_again_but_the_media_prefix_counts():
+    text = "![x](/media/images/a.png) **again**"
+    first = render_markdown(text)
+    hits = _render.cache_info().hits
+    assert render_markdown(text) == first
+    assert _render.cache_info().hits == hits + 1
+    with override_settings(MEDIA_URL="/files/"):
+        elsewhere = render_markdown(text)
+    assert 'src="/media/images/a.png"' in first
+    assert "src=" not in elsewhere  # not this site's media any more: the image goes
+
+
+def test_a_long_text_is_rendered_without_being_kept():
+    text = "word " * (CACHED_TEXT_LIMIT // 4)
+    size = _render.cache_info().currsize
+    assert render_markdown(text).startswith("<p>word word")
+    assert _render.cache_info().currsize == size
