@@ -331,12 +331,14 @@ def _open_svg(chart_id: str, title: str, desc: str) -> str:
 
 
 def _empty_svg(chart_id: str, title: str, desc: str) -> str:
+    # Outside the f-string: xgettext does not look into f-strings' expressions.
+    no_data = gettext("No data yet")
     return (
         _open_svg(chart_id, title, desc)
         + f'<line class="chart-axis" x1="{RIGHT}" x2="{WIDTH - RIGHT}" y1="{HEIGHT - BOTTOM}" '
         f'y2="{HEIGHT - BOTTOM}" stroke="currentColor"/>'
         f'<text class="chart-empty" x="{WIDTH // 2}" y="{(HEIGHT - BOTTOM) // 2}" '
-        f'text-anchor="middle" dy="0.35em">{escape(gettext("No data yet"))}</text></svg>'
+        f'text-anchor="middle" dy="0.35em">{escape(no_data)}</text></svg>'
     )
 
 
@@ -490,11 +492,13 @@ def _hit_areas(
 
 
 def _table(days: list[date], series: Sequence[Series], fmt: _ValueFormat) -> str:
+    # Outside the f-string: xgettext does not look into f-strings' expressions.
+    day_header = gettext("Day")
     out = [
         '<details class="chart-data"><summary>',
         escape(gettext("The numbers")),
         "</summary><table><thead><tr>",
-        f'<th scope="col">{escape(gettext("Day"))}</th>',
+        f'<th scope="col">{escape(day_header)}</th>',
     ]
     out.extend(f'<th scope="col">{escape(s.name)}</th>' for s in series)
     out.append("</tr></thead><tbody>")

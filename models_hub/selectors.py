@@ -9,6 +9,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
@@ -163,15 +164,18 @@ class ModelPage:
         m = self.model
         rank = CommercialUse.rank(m.allow_commercial_use)
         return [
-            (m.allow_no_credit, "Use it without crediting the creator"),
-            (rank >= CommercialUse.rank(CommercialUse.IMAGE), "Sell images you generate with it"),
+            (m.allow_no_credit, _("Use it without crediting the creator")),
+            (
+                rank >= CommercialUse.rank(CommercialUse.IMAGE),
+                _("Sell images you generate with it"),
+            ),
             (
                 rank >= CommercialUse.rank(CommercialUse.RENT),
-                "Run it on services that generate images for money",
+                _("Run it on services that generate images for money"),
             ),
-            (rank >= CommercialUse.rank(CommercialUse.SELL), "Sell this model or merges of it"),
-            (m.allow_derivatives, "Share merges or fine-tunes of it"),
-            (m.allow_different_license, "Give merges different permissions"),
+            (rank >= CommercialUse.rank(CommercialUse.SELL), _("Sell this model or merges of it")),
+            (m.allow_derivatives, _("Share merges or fine-tunes of it")),
+            (m.allow_different_license, _("Give merges different permissions")),
         ]
 
 

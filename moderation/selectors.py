@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import get_language, gettext, pgettext
 
 from models_hub.choices import JobStatus, Status
 from models_hub.models import ModelVersion
@@ -47,18 +48,24 @@ class VersionChecks:
 
 def version_checks(version: ModelVersion) -> VersionChecks:
     runs = list(version.check_runs.order_by("image_id", "kind", "id"))
-    rules = dict(Rule.objects.values_list("code", "title"))
+    # The rules' titles in the reader's language (a Japanese title not written yet: English).
+    japanese = (get_language() or "").startswith("ja")
+    rules = {
+        code: (japanese and title_ja) or title
+        for code, title, title_ja in Rule.objects.values_list("code", "title", "title_ja")
+    }
+    severity_labels = {
+        Severity.INFO: pgettext("severity of a check finding", "Note"),
+        Severity.HOLD: pgettext("severity of a check finding", "Held for staff"),
+        Severity.BLOCK: pgettext("severity of a check finding", "Blocked"),
+    }
     rows, credits = [], []
     for run in runs:
         findings = [
             {
                 **f.as_json(),
                 "rule_title": rules.get(str(f.rule), str(f.rule)),
-                "severity_label": {
-                    Severity.INFO: "Note",
-                    Severity.HOLD: "Held for staff",
-                    Severity.BLOCK: "Blocked",
-                }[f.severity],
+                "severity_label": severity_labels[f.severity],
             }
             for f in run.finding_objects
         ]
@@ -66,10 +73,15 @@ def version_checks(version: ModelVersion) -> VersionChecks:
             CheckRow(
                 id=run.pk,
                 kind=run.kind,
-                label=run.get_kind_display(),
-                target=f"Image {run.image_id}" if run.image_id else "Version",
+                # The kinds' labels are only marked for translation (gettext_noop).
+                label=gettext(run.get_kind_display()),
+                target=(
+                    gettext("Image %(number)s") % {"number": run.image_id}
+                    if run.image_id
+                    else gettext("Version")
+                ),
                 state=run.state,
-                state_label=run.get_state_display(),
+                state_label=str(run.get_state_display()),
                 error=run.error,
                 findings=findings,
             )

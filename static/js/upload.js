@@ -23,6 +23,20 @@
   };
   const keyFor = (file) => `modelhub-upload:${file.name}:${file.size}:${file.lastModified}`;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // Messages in the page's language, from the list's data attributes (the template
+  // translates them); {name} marks where a value goes.
+  const ENGLISH = {
+    progress: "{sent} of {size}",
+    resuming: "Resuming at {offset}…",
+    retrying: "Connection lost; retrying ({count})…",
+    checking: "Checking the file…",
+    uploaded: "Uploaded · {format} · SHA256 {hash}…",
+    refused: "The server refused the upload ({status}).",
+    fileRefused: "The file was refused ({status}).",
+    nothingSaved: "Nothing was saved; choose the file again to resume.",
+  };
+  const message = (name, values = {}) =>
+    (list.dataset[name] || ENGLISH[name]).replace(/\{(\w+)\}/g, (_, key) => values[key]);
 
   async function api(method, url, body, headers = {}) {
     const response = await fetch(url, {
@@ -62,7 +76,7 @@
     return {
       progress: (sent) => {
         li.querySelector("progress").value = file.size ? (100 * sent) / file.size : 100;
-        li.querySelector(".state").textContent = `${human(sent)} of ${human(file.size)}`;
+        li.querySelector(".state").textContent = message("progress", { sent: human(sent), size: human(file.size) });
       },
       say: (text, bad) => {
         li.querySelector(".state").textContent = text;
@@ -82,7 +96,7 @@
       { "Content-Type": "application/json" });
     if (status !== 201) {
       const detail = data.errors ? Object.values(data.errors).flat().join(" ") : data.error;
-      throw new Error(detail || `The server refused the upload (${status}).`);
+      throw new Error(detail || message("refused", { status }));
     }
     localStorage.setItem(keyFor(file), data.id);
     return data;
@@ -104,7 +118,7 @@
         offset = end; failures = 0; ui.progress(offset);
       } catch (err) {
         if (++failures > 8) throw err;
-        ui.say(`Connection lost; retrying (${failures})…`);
+        ui.say(message("retrying", { count: failures }));
         await sleep(Math.min(30000, 1000 * 2 ** failures));
       }
     }
@@ -117,7 +131,7 @@
     const chunk = Math.min(upload.chunkSize || MAX_CHUNK, MAX_CHUNK);
     if (offset) {
       ui.progress(offset);  // the bar starts where the stored part ends
-      ui.say(`Resuming at ${human(offset)}…`);
+      ui.say(message("resuming", { offset: human(offset) }));
     }
     let failures = 0;
     while (upload.state === "open" && offset < file.size) {
@@ -129,22 +143,22 @@
         if (status === 200) { offset = data.offset; failures = 0; ui.progress(offset); continue; }
         if (status === 409 && typeof data.offset === "number") { offset = data.offset; continue; }
         if (status >= 500 || status === 409) throw new Error("retry");
-        throw Object.assign(new Error(data.error || `Upload refused (${status}).`), { fatal: true });
+        throw Object.assign(new Error(data.error || message("refused", { status })), { fatal: true });
       } catch (err) {
         if (err.fatal || ++failures > 8) throw err;
-        ui.say(`Connection lost; retrying (${failures})…`);
+        ui.say(message("retrying", { count: failures }));
         await sleep(Math.min(30000, 1000 * 2 ** failures));
         const { status, data } = await api("GET", `/api/uploads/${upload.id}`);
         if (status === 200) offset = data.offset;
       }
     }
-    ui.say("Checking the file…");
+    ui.say(message("checking"));
     const { status, data } = await api("POST", `/api/uploads/${upload.id}/complete`);
     if (status !== 200) {
       localStorage.removeItem(keyFor(file));
-      throw new Error(data.error || `The file was refused (${status}).`);
+      throw new Error(data.error || message("fileRefused", { status }));
     }
-    ui.say(`Uploaded · ${data.format} · SHA256 ${data.hashes.SHA256.slice(0, 10).toUpperCase()}…`);
+    ui.say(message("uploaded", { format: data.format, hash: data.hashes.SHA256.slice(0, 10).toUpperCase() }));
     return data.id;
   }
 
@@ -200,7 +214,7 @@
     } catch (err) {
       const li = document.createElement("li");
       li.className = "error";
-      li.textContent = `${err.message} Nothing was saved; choose the file again to resume.`;
+      li.textContent = `${err.message} ${message("nothingSaved")}`;
       list.appendChild(li);
       button.disabled = false;
       busy = false;

@@ -21,10 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from community.models import Notification
+from models_hub.choices import Status
+from models_hub.models import License
+from moderation import reports
 from moderation.checks.findings import RuleCode
 from moderation.models import ModerationAction, Rule
 from tests.conftest import needs_gettext
-from tests.factories import published_model
+from tests.factories import UserFactory, published_model
 from tests.moderation.conftest import make_moderator
 from tests.moderation.test_queue import held_version, item_of
 from tests.moderation.test_takedowns import likeness_form
@@ -307,6 +310,74 @@ def test_moderation_pages_translate_choice_labels_but_notifications_stay_english
     appeal = html(owner.get(reverse("moderation:appeal", args=[action.pk])))
     assert "<h1>判断に異議を申し立てる</h1>" in appeal
     assert "モデレーターが判断しました：<strong>ブロック</strong>" in appeal
+
+
+@pytest.mark.django_db
+def test_the_model_page_is_japanese(client):
+    model = published_model(
+        name="Aurora",
+        owner=UserFactory(username="mika"),
+        license=License.objects.get(slug="cc-by-nc-4.0"),
+        allow_commercial_use="None",
+    )
+    version = model.versions.get()
+    version.trained_words = ["aurorastyle"]
+    version.save()
+    set_language(client, "ja")
+    page = html(client.get(model.get_absolute_url()))
+    # The version box, with the day it was published in the Japanese format.
+    published = timezone.localtime(version.published_at).date()
+    assert "<dt>ベースモデル</dt>" in page and "<dt>Base model</dt>" not in page
+    assert "<dt>トリガーワード</dt>" in page and "Trigger words" not in page
+    assert f"<dt>公開日</dt><dd>{published.year}年{published.month}月{published.day}日</dd>" in page
+    assert ">ダウンロード（1.00 KB）</a>" in page and "Download (" not in page
+    # The license box.
+    assert "<h2>ライセンス</h2>" in page and "<h2>License</h2>" not in page
+    assert "クリエイターが許可している利用：" in page and "What the creator allows" not in page
+    assert '<span class="sr">不許可：</span>' in page and "Not allowed:" not in page
+    assert "商用利用は自己責任で行ってください。" in page
+    assert "Commercial use is at your own risk" not in page
+    # The files, the gallery and the description.
+    assert "<h2>ファイル</h2>" in page and "<h2>Files</h2>" not in page
+    assert "<th>形式</th>" in page and "<th>Format</th>" not in page
+    assert 'aria-label="サンプル画像"' in page and 'aria-label="Sample images"' not in page
+    assert "<h2>このモデルについて</h2>" in page and "About this model" not in page
+    # "by" in the header, and on the model's card in the list.
+    assert "作成者 <a" in page and " by <a" not in page
+    browse = html(client.get("/"))
+    assert "· 作成者：mika</p>" in browse and "by mika" not in browse
+
+
+@pytest.mark.django_db
+def test_the_status_notice_on_a_draft_is_one_japanese_sentence_each(client_for):
+    model = published_model(status=Status.DRAFT)
+    owner = client_for(model.owner)
+    set_language(owner, "ja")
+    page = html(owner.get(model.get_absolute_url()))
+    assert "このモデルは<strong>下書き</strong>です。" in page
+    assert "表示できるのはあなただけです。" in page
+    assert "This model" not in page and "Only you" not in page
+
+
+@pytest.mark.django_db
+def test_the_queue_counts_open_items_in_the_singular_and_the_plural(client_for):
+    moderator = client_for(make_moderator("alice"))
+    license_rule = Rule.objects.get(code=RuleCode.LICENSE)
+
+    def report_a_version() -> None:
+        version = published_model().versions.get()
+        reports.report_create(reporter=UserFactory(), rule=license_rule, version=version)
+
+    report_a_version()
+    page = html(moderator.get(reverse("moderation:queue")))
+    assert "<strong>1</strong> report ·" in page and "<strong>0</strong> appeals ·" in page
+    report_a_version()
+    page = html(moderator.get(reverse("moderation:queue")))
+    assert "<strong>2</strong> reports ·" in page and "<strong>2</strong> report " not in page
+    set_language(moderator, "ja")
+    page = html(moderator.get(reverse("moderation:queue")))
+    assert "<h1>モデレーションキュー</h1>" in page
+    assert "通報 <strong>2</strong> 件" in page
 
 
 @pytest.mark.django_db

@@ -92,6 +92,7 @@ def test_a_new_member_favourites_collects_follows_reviews_comments_and_reacts(
     assert same_page()
     assert Favorite.objects.filter(user__username="kaito", model=model).exists()
     assert Model.objects.get(pk=model.pk).like_count == likes + 1
+    assert _header_count(page, "Favourites") == likes + 1  # the header's total, in place too
 
     # Save to a new private collection from the "Save to collection" menu.
     page.get_by_text("Save to collection", exact=True).click()
@@ -101,8 +102,7 @@ def test_a_new_member_favourites_collects_follows_reviews_comments_and_reacts(
     page.get_by_text("Added to Night skies.").wait_for()
     collection = Collection.objects.get(owner__username="kaito", name="Night skies")
     assert not collection.is_public and collection.items.filter(model=model).exists()
-    # After that page load the count shows the favourite too.
-    assert _header_count(page, "Favourites") == likes + 1
+    assert _header_count(page, "Favourites") == likes + 1  # and after that page load
     page.get_by_text("Save to collection", exact=True).click()
     saved = page.get_by_role("button", name=re.compile(r"Night skies"))
     assert saved.get_attribute("aria-pressed") == "true"
