@@ -122,7 +122,9 @@ def upload_refresh_offset(*, upload: ResumableUpload) -> ResumableUpload:
     """For a direct upload, ask the bucket how far the parts have come."""
     if upload.is_direct and upload.state == ResumableUpload.State.OPEN:
         upload.received = direct_uploads.received(upload, settings.HUB_UPLOAD_CHUNK_BYTES)
-        ResumableUpload.objects.filter(pk=upload.pk).update(received=upload.received)
+        ResumableUpload.objects.filter(pk=upload.pk).update(
+            received=upload.received, updated_at=timezone.now()
+        )
     return upload
 
 
@@ -171,8 +173,10 @@ def upload_write_chunk(
             with contextlib.suppress(OSError):
                 part.truncate(offset)
             raise
+        # updated_at too (update() skips auto_now): the sweeper judges an upload abandoned
+        # by the time of its last chunk, so one still arriving after two days is kept.
         ResumableUpload.objects.filter(pk=upload.pk, received=offset).update(
-            received=offset + length
+            received=offset + length, updated_at=timezone.now()
         )
         if hasher is not None:
             _RUNNING_HASHES[str(upload.pk)] = (hasher, offset + length)

@@ -282,6 +282,25 @@ def test_stale_uploads_are_swept(api):
     assert ResumableUpload.objects.get(pk=fresh["id"]).state == "open"
 
 
+def test_an_upload_started_days_ago_whose_chunks_still_arrive_is_kept(api):
+    """A slow upload of a large file: begun three days ago, a chunk arrived just now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from models_hub.tasks import sweep_stale_uploads
+
+    slow = create(api)
+    put(api, slow["id"], 0, WEIGHTS[:10])
+    ResumableUpload.objects.filter(pk=slow["id"]).update(
+        updated_at=timezone.now() - timedelta(days=3)
+    )
+    put(api, slow["id"], 10, WEIGHTS[10:20])
+    assert sweep_stale_uploads() == 0
+    kept = ResumableUpload.objects.get(pk=slow["id"])
+    assert kept.state == "open" and kept.received == 20 and kept.temp_path.exists()
+
+
 def test_an_upload_left_checking_by_a_dead_web_process_is_swept(api):
     from datetime import timedelta
 
