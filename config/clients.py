@@ -3,12 +3,15 @@ in the cache (Redis in production, so every web process shares one count)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request: HttpRequest) -> str:
@@ -30,12 +33,29 @@ def rate_limit_take(bucket: str, limit: int, window: int = 60) -> int | None:
     now = time.time()
     window_start = int(now // window) * window
     key = f"rate:{bucket}:{window_start}"
-    cache.add(key, 0, timeout=window + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+        cache.add(key, 0, timeout=window + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            cache.set(key, 1, timeout=window + 5)
+            count = 1
+    except (ConnectionError, OSError, _cache_errors()) as error:
+        # The cache (Redis) is away: the API and downloads keep answering, uncounted for
+        # the while, rather than every one of them failing with a 500.
+        logger.warning(
+            "Rate limit for %s not counted: the cache is unreachable (%s)", bucket, error
+        )
+        return None
     if count <= limit:
         return None
     return max(1, math.ceil(window_start + window - now))
+
+
+def _cache_errors() -> type[Exception]:
+    """redis-py's base error (not an OSError), when the cache is Redis."""
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - redis is a dependency; SQLite-only sites still run
+        return OSError
+    return RedisError
