@@ -48,7 +48,7 @@ end
 """
 
 
-def _server_env(database_url: str, media_root: str) -> dict[str, str]:
+def _server_env(database_url: str, static_root: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -58,7 +58,8 @@ def _server_env(database_url: str, media_root: str) -> dict[str, str]:
         "SITE_URL": "http://127.0.0.1",
         "DATABASE_URL": database_url,
         "DATABASE_CONN_MAX_AGE": "600",
-        "MEDIA_ROOT": media_root,
+        # Production serves hashed static names from collectstatic's manifest.
+        "STATIC_ROOT": static_root,
         # The proxy would send the bytes; the endpoint's own work is what is measured.
         "HUB_DOWNLOAD_ACCEL_PREFIX": "/internal-media/",
         # Limits per address would stop a load generator on one address after a minute.
@@ -218,8 +219,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    media = tempfile.mkdtemp(prefix="modelhub-load-media-")
-    env = _server_env(args.database_url, media)
+    static = tempfile.mkdtemp(prefix="modelhub-load-static-")
+    env = _server_env(args.database_url, static)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
     _setup_django(env)
     paths = {k: v for k, v in targets().items() if args.only in k}
     with Gunicorn(env, args.workers, args.port):
@@ -262,7 +267,7 @@ def main() -> None:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    shutil.rmtree(media, ignore_errors=True)
+    shutil.rmtree(static, ignore_errors=True)
 
 
 if __name__ == "__main__":
