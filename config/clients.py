@@ -40,7 +40,7 @@ def rate_limit_take(bucket: str, limit: int, window: int = 60) -> int | None:
         except ValueError:  # the key expired between add and incr
             cache.set(key, 1, timeout=window + 5)
             count = 1
-    except (ConnectionError, OSError, _cache_errors()) as error:
+    except cache_errors() as error:
         # The cache (Redis) is away: the API and downloads keep answering, uncounted for
         # the while, rather than every one of them failing with a 500.
         logger.warning(
@@ -52,10 +52,11 @@ def rate_limit_take(bucket: str, limit: int, window: int = 60) -> int | None:
     return max(1, math.ceil(window_start + window - now))
 
 
-def _cache_errors() -> type[Exception]:
-    """redis-py's base error (not an OSError), when the cache is Redis."""
+def cache_errors() -> tuple[type[Exception], ...]:
+    """What an unreachable cache raises: connection errors, and redis-py's base error (not
+    an OSError) when the cache is Redis."""
     try:
         from redis.exceptions import RedisError
     except ImportError:  # pragma: no cover - redis is a dependency; SQLite-only sites still run
-        return OSError
-    return RedisError
+        return (OSError,)
+    return (OSError, RedisError)

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import (
@@ -35,6 +34,7 @@ from config.throttling import rate_limit_for
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
+from models_hub.list_cache import CachedCountPaginator, popular_tags
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 @require_GET
 def browse(request: HttpRequest) -> HttpResponse:
     filters = BrowseFilters.from_params(request.GET)
-    paginator = Paginator(browse_models(request.user, filters), PAGE_SIZE)
+    paginator = CachedCountPaginator(browse_models(request.user, filters), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     allowed = browsing_level_of(request.user)
     return render(
@@ -65,11 +65,15 @@ def browse(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "model_types": ModelType.choices,
             "base_models": BaseModel.objects.all(),
-            "popular_tags": Tag.objects.annotate(
-                published=Count("models", filter=Q(models__status=Status.PUBLISHED))
-            )
-            .filter(published__gt=0)
-            .order_by("-published", "name")[:40],
+            "popular_tags": popular_tags(
+                lambda: list(
+                    Tag.objects.annotate(
+                        published=Count("models", filter=Q(models__status=Status.PUBLISHED))
+                    )
+                    .filter(published__gt=0)
+                    .order_by("-published", "name")[:40]
+                )
+            ),
             "commercial_choices": [c for c in CommercialUse if c != CommercialUse.NONE],
             "nsfw_choices": [level for level in NsfwLevel.viewable() if level & allowed],
             "selected_levels": [lvl.value for lvl in NsfwLevel if filters.nsfw_levels & lvl],

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.request import Request
 
 from models_hub.api.params import ApiParams, bad_cursor, decode_cursor, encode_cursor
+from models_hub.list_cache import cached_count
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 10_000
@@ -93,7 +94,7 @@ def paginate(
     cursor = params.raw("cursor")
     if params.raw("page") or (pages_by_default and not cursor):
         page = params.number(("page",), 1, 1, MAX_PAGE)
-        total = queryset.count()
+        total = cached_count(queryset)
         items = list(queryset[(page - 1) * limit : page * limit])
         metadata: dict = {
             "totalItems": total,
