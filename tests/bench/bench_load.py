@@ -48,7 +48,7 @@ end
 """
 
 
-def _server_env(database_url: str, static_root: str) -> dict[str, str]:
+def _server_env(database_url: str, static_root: str, redis_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -58,6 +58,8 @@ def _server_env(database_url: str, static_root: str) -> dict[str, str]:
         "SITE_URL": "http://127.0.0.1",
         "DATABASE_URL": database_url,
         "DATABASE_CONN_MAX_AGE": "600",
+        # The cache every web process shares (list totals, rate limits), as in production.
+        "REDIS_URL": redis_url,
         # Production serves hashed static names from collectstatic's manifest.
         "STATIC_ROOT": static_root,
         # The proxy would send the bytes; the endpoint's own work is what is measured.
@@ -210,6 +212,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--sql-repeats", type=int, default=20)
     parser.add_argument("--only", default="", help="run the endpoints whose name has this")
     parser.add_argument("--json", default="", help="also write the figures to this file")
@@ -220,7 +223,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
     static = tempfile.mkdtemp(prefix="modelhub-load-static-")
-    env = _server_env(args.database_url, static)
+    env = _server_env(args.database_url, static, args.redis_url)
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT, env=env, check=True,
