@@ -24,3 +24,14 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is mi
 # Test clients all call from 127.0.0.1; the rate-limit tests set their own limits.
 HUB_API_REQUESTS_PER_MINUTE_PER_KEY = 1_000_000
 HUB_API_REQUESTS_PER_MINUTE_PER_ADDRESS = 1_000_000
+
+# The test client and the live server speak plain HTTP, which production redirects to HTTPS.
+# Only the redirect is turned off here; the other security settings are the real ones (they
+# follow DEBUG, which `make test` sets), and tests/test_deploy_settings.py checks production's
+# own values in subprocesses.
+SECURE_SSL_REDIRECT = False
+
+# Counts and popular tags are kept a minute in production; tests build and read their rows
+# within that minute (and reuse ids), so they read them fresh. tests/models_hub/
+# test_list_cache.py turns the cache on to test it.
+HUB_LIST_CACHE_SECONDS = 0

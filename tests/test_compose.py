@@ -158,7 +158,10 @@ def test_stateful_services_and_web_have_healthchecks(services: dict[str, dict]) 
         assert healthcheck_argv(services[name]), f"{name} healthcheck has no test command"
     assert "pg_isready" in healthcheck_argv(services["postgres"])
     assert healthcheck_argv(services["redis"])[:2] == ["redis-cli", "ping"]
-    assert "http://127.0.0.1:8000/" in " ".join(healthcheck_argv(services["web"]))
+    web = " ".join(healthcheck_argv(services["web"]))
+    # The server itself, without following production's redirect to HTTPS (which has no
+    # listener inside the container): any answer below 500 is healthy.
+    assert "HTTPConnection('127.0.0.1', 8000" in web and "status >= 500" in web
 
 
 def test_redis_persists_with_append_only_file(services: dict[str, dict]) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from community.models import Notification
 from models_hub.choices import Status
+from models_hub.list_cache import CachedCountPaginator
 from models_hub.models import License
 from moderation import reports
 from moderation.checks.findings import RuleCode
@@ -267,7 +267,7 @@ def test_lang_parameter_still_wins_on_the_guidelines(client):
 def test_counts_and_dates_are_localised(client, monkeypatch):
     published_model(name="Aurora", download_count=1234)
     # The browse count with thousands, without making a thousand models.
-    monkeypatch.setattr(Paginator, "count", property(lambda self: 4321))
+    monkeypatch.setattr(CachedCountPaginator, "count", property(lambda self: 4321))
     assert "4,321 models" in html(client.get("/"))
     set_language(client, "ja")
     browse = html(client.get("/"))
