@@ -5,15 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_hub', '0012_gallery_image_blurhash'),
+        ("models_hub", "0012_gallery_image_blurhash"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='model',
-            index=models.Index(fields=['status', '-thumbs_up_count', '-like_count', '-download_count', '-id'], name='model_status_rated'),
+            model_name="model",
+            index=models.Index(
+                fields=["status", "-thumbs_up_count", "-like_count", "-download_count", "-id"],
+                name="model_status_rated",
+            ),
         ),
     ]

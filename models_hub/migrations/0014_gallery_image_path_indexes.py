@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_hub', '0013_model_status_rated_index'),
+        ("models_hub", "0013_model_status_rated_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='galleryimage',
-            index=models.Index(fields=['image'], name='galleryimage_image_path'),
+            model_name="galleryimage",
+            index=models.Index(fields=["image"], name="galleryimage_image_path"),
         ),
         migrations.AddIndex(
-            model_name='galleryimage',
-            index=models.Index(fields=['thumbnail'], name='galleryimage_thumbnail_path'),
+            model_name="galleryimage",
+            index=models.Index(fields=["thumbnail"], name="galleryimage_thumbnail_path"),
         ),
     ]
