@@ -605,7 +605,9 @@ def model_refresh_derived(*, model: Model) -> None:
         GalleryImage.objects.filter(version__in=published, nsfw_level=NsfwLevel.PG)
         .order_by("-version__published_at", "position", "id")
         .first()
+        # Never a picture a moderator blocked: the card would show its BlurHash.
         or GalleryImage.objects.filter(version__in=published)
+        .exclude(nsfw_level=NsfwLevel.BLOCKED)
         .order_by("-version__published_at", "position", "id")
         .first()
     )

@@ -68,7 +68,14 @@ def browse(request: HttpRequest) -> HttpResponse:
             "popular_tags": popular_tags(
                 lambda: list(
                     Tag.objects.annotate(
-                        published=Count("models", filter=Q(models__status=Status.PUBLISHED))
+                        # Public models only: a banned member's are hidden from everyone
+                        # (querysets.py), so their tags must not be offered either.
+                        published=Count(
+                            "models",
+                            filter=Q(
+                                models__status=Status.PUBLISHED, models__owner__is_active=True
+                            ),
+                        )
                     )
                     .filter(published__gt=0)
                     .order_by("-published", "name")[:40]
@@ -410,7 +417,7 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     image = (
         GalleryImage.objects.visible_to(request.user)
         .filter(Q(image=path) | Q(thumbnail=path))
-        .select_related("version__model")
+        .select_related("version__model__owner")
         .first()
     )
     if image is None:
@@ -426,9 +433,12 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
         raise Http404 from None
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     response = FileResponse(stream, content_type=content_type)
+    # Only what everyone may see goes to shared caches: a banned member's pictures, served
+    # here to staff, must not be kept for the next visitor.
     public = (
         image.version.status == Status.PUBLISHED
         and image.version.model.status == Status.PUBLISHED
+        and image.version.model.owner.is_active
         and image.nsfw_level == NsfwLevel.PG
     )
     response["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"

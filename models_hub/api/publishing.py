@@ -128,6 +128,10 @@ def own_model(request: Request, model_id: int) -> Model | None:
 
 
 def request_publish(request: Request, version_id: int) -> Response:
+    # A version of a deleted model is gone for its owner too (querysets.py); the service
+    # leaves out only deleted versions, and answered "Published" for one under a deleted model.
+    if not ModelVersion.objects.visible_to(request.user).filter(pk=version_id).exists():
+        return Response({"error": f"No version with id {version_id} of yours"}, status=404)
     try:
         version = version_request_publish(version_id=version_id, owner=request.user)
     except ModelVersion.DoesNotExist:

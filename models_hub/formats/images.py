@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -52,6 +54,12 @@ class ImageRejected(ValueError):
     """The upload is not an image this site accepts; the message says why, for a person."""
 
 
+# What Pillow raises for data it cannot parse. Image.open itself treats SyntaxError,
+# IndexError, TypeError and struct.error as "not this format", but chunks read after the
+# pixels (by load()) and the EXIF parser let them out (found by tests/fuzz).
+_UNPARSABLE = (OSError, SyntaxError, ValueError, IndexError, TypeError, struct.error)
+
+
 @dataclass(frozen=True)
 class Previews:
     thumbnail: bytes  # WebP, at most THUMBNAIL_WIDTH wide
@@ -89,7 +97,7 @@ def open_checked_image(stream: BinaryIO, max_pixels: int) -> Image.Image:
         raise ImageRejected("The image declares more pixels than we accept.") from None
     except UnidentifiedImageError:
         raise ImageRejected("This file is not an image we can read.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except _UNPARSABLE as exc:
         raise ImageRejected(f"The image is damaged or truncated ({exc}).") from None
     return image
 
@@ -105,6 +113,16 @@ _A1111_KEYS = {
     "Clip skip": "clipSkip",
     "Denoising strength": "denoisingStrength",
 }
+
+# One "key: value" of the settings line. The key may only start where a run of word
+# characters and spaces starts: a regex that could start it anywhere in the run (as
+# findall tries) backtracked quadratically on long runs without a colon (37 s for
+# 64 KiB). Same matches, since a key starting inside a run fails wherever the run does.
+_A1111_SETTING = re.compile(r"(?<![\w ])([\w ]+):\s*(\"[^\"]*\"|[^,]*)(?:,|$)")
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def parse_a1111_parameters(text: str) -> dict[str, object]:
@@ -123,18 +141,21 @@ def parse_a1111_parameters(text: str) -> dict[str, object]:
     params: dict[str, object] = {"prompt": "\n".join(prompt_lines).strip()}
     if negative_lines:
         params["negativePrompt"] = "\n".join(negative_lines).strip()
-    for key, value in re.findall(r"\s*([\w ]+):\s*(\"[^\"]*\"|[^,]*)(?:,|$)", settings_line):
+    for key, value in _A1111_SETTING.findall(settings_line):
         name = _A1111_KEYS.get(key.strip())
         if not name:
             continue
         value = value.strip().strip('"')
+        # At most 20 digits (a 64-bit seed): int() refuses more than 4,300 (ValueError).
         if name in {"steps", "seed", "clipSkip"} and value.isascii() and value.isdigit():
-            params[name] = int(value)
+            params[name] = int(value) if len(value) <= 20 else value
         elif name in {"cfgScale", "denoisingStrength"}:
             try:
-                params[name] = float(value)
+                number = float(value)
             except ValueError:
-                params[name] = value
+                number = math.nan
+            # "nan" and "inf" parse as floats but are not JSON: the JSONField refuses them.
+            params[name] = number if math.isfinite(number) else value
         else:
             params[name] = value
     return params
@@ -150,8 +171,10 @@ def extract_generation_params(image: Image.Image) -> dict[str, object]:
         raw = info.get(comfy_key)
         if isinstance(raw, str) and len(raw) <= PARAMETERS_CAP:
             try:
-                params[f"comfy_{comfy_key}"] = json.loads(raw)
-            except json.JSONDecodeError:
+                params[f"comfy_{comfy_key}"] = json.loads(raw, parse_constant=_not_json)
+            except (ValueError, RecursionError):
+                # Not JSON: NaN and Infinity (Python writes them; the JSONField refuses
+                # them), numbers past int()'s 4,300 digits, nesting deeper than the stack.
                 continue
     return params
 
@@ -162,7 +185,12 @@ def process_upload(stream: BinaryIO, *, max_pixels: int) -> ProcessedImage:
     fmt = "JPEG" if image.format == "MPO" else image.format
     params = extract_generation_params(image)
     icc_profile = image.info.get("icc_profile")
-    image = ImageOps.exif_transpose(image)
+    try:
+        image = ImageOps.exif_transpose(image)  # parses the EXIF, which load() does not
+    except _UNPARSABLE as exc:
+        raise ImageRejected(
+            f"The image's EXIF metadata is damaged ({exc}); save the image again without it."
+        ) from None
     # Pillow writes parts of `info` back on save (JPEG comments, EXIF, XMP): start clean,
     # keeping only the colour profile, which says nothing about the person.
     image.info = {"icc_profile": icc_profile} if icc_profile else {}
@@ -256,6 +284,8 @@ def carries_provenance(data: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"]) as image:
             xmp = image.info.get("xmp")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    # DecompressionBombError: a header claiming more than twice Pillow's pixel limit is
+    # refused by Image.open itself, before any pixel is read (found by tests/fuzz).
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False
     return digital_source_type(xmp) == TRAINED_ALGORITHMIC_MEDIA

@@ -12,11 +12,14 @@ format (several pickles in a row), NumPy .npy/.npz with object arrays.
 from __future__ import annotations
 
 import ast
+import collections
 import io
+import lzma
 import pickletools
 import re
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -145,6 +148,26 @@ class _TooLarge(Exception):
     pass
 
 
+class _LastLines:
+    """The stream as pickletools reads it, keeping the last two lines read: the raw module
+    and name of a GLOBAL or INST. pickletools undoes backslash escapes in those names and
+    the unpickler does not, so `c__builtin_\\x5f` would read as a safe `__builtin__` here
+    while a loader imports something else (found by tests/fuzz). Like _Capped, no `tell`.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.lines: collections.deque[bytes] = collections.deque(maxlen=2)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def readline(self) -> bytes:
+        line = self._stream.readline()
+        self.lines.append(line)
+        return line
+
+
 class _NotAPickle(Exception):
     def __init__(self, message: str, opcodes_read: int) -> None:
         super().__init__(message)
@@ -193,8 +216,9 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
             result.status = DANGER
             result.dangerous.add(qualified)
 
+    reader = _LastLines(stream)
     try:
-        for opcode, arg, _pos in pickletools.genops(stream):
+        for opcode, arg, _pos in pickletools.genops(reader):
             count += 1
             name = opcode.name
             if type(arg) is int and arg == LEGACY_TORCH_MAGIC:
@@ -211,7 +235,8 @@ def scan_pickle_stream(stream: BinaryIO, *, label: str = "pickle") -> ScanResult
             elif name == "DUP":
                 stack.append(stack[-1] if stack else _UNKNOWN)
             elif name in ("GLOBAL", "INST"):
-                module, _, attr = str(arg).partition(" ")
+                # The names as the unpickler reads them: the raw lines, as UTF-8.
+                module, attr = (line[:-1].decode("utf-8", "replace") for line in reader.lines)
                 record(module, attr)
                 if name == "INST":
                     pop_to_mark()
@@ -307,6 +332,8 @@ def _scan_numpy(stream: BinaryIO, label: str) -> ScanResult:
     magic = stream.read(8)
     if magic[:6] != NUMPY_MAGIC:
         return ScanResult(ERROR, message=f"{label}: not a NumPy file")
+    if len(magic) < 8:  # the magic alone: no version bytes to read (was an IndexError)
+        return ScanResult(ERROR, message=f"{label}: truncated NumPy header")
     size_format = "<H" if magic[6] == 1 else "<I"
     raw_length = stream.read(struct.calcsize(size_format))
     if len(raw_length) != struct.calcsize(size_format):
@@ -316,7 +343,8 @@ def _scan_numpy(stream: BinaryIO, label: str) -> ScanResult:
         return ScanResult(ERROR, message=f"{label}: NumPy header too large to check")
     try:
         header = ast.literal_eval(stream.read(header_length).decode("latin-1"))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        # TypeError: a literal that cannot be built, such as a dict with a list for a key.
         return ScanResult(ERROR, message=f"{label}: unreadable NumPy header")
     if not isinstance(header, dict) or "descr" not in header:
         return ScanResult(ERROR, message=f"{label}: NumPy header without a dtype")
@@ -368,17 +396,33 @@ def _scan_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) 
         return result
 
 
+# What reading a damaged zip can raise. Besides zipfile's own errors, each decompressor has
+# its own: zlib.error (deflate), lzma.LZMAError (lzma; bz2 raises OSError), and
+# NotImplementedError for a version or method zipfile does not know. Found by tests/fuzz.
+_UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
 def _scan_zip(stream: BinaryIO, label: str) -> ScanResult:
     result = ScanResult(status=SUCCESS)
     try:
         archive = zipfile.ZipFile(stream)
         members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except _UNREADABLE_ZIP as exc:
         return ScanResult(ERROR, message=f"{label}: unreadable zip ({exc})")
     if len(members) > ZIP_MEMBERS_CAP:
         return ScanResult(ERROR, message=f"{label}: more than {ZIP_MEMBERS_CAP:,} members")
     for member in members:
-        if member.is_dir():
+        # Not member.is_dir(): it raises IndexError for a member with an empty name.
+        if member.filename.endswith("/"):
             continue
         if member.flag_bits & 0x1:
             # Never assumed clean, and the other members are still scanned for danger.
@@ -386,7 +430,7 @@ def _scan_zip(stream: BinaryIO, label: str) -> ScanResult:
             continue
         try:
             result.merge(_scan_member(archive, member, label))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        except _UNREADABLE_ZIP as exc:
             # A member that cannot be read is never assumed clean (bad CRC, bad method).
             result.merge(
                 ScanResult(ERROR, message=f"{label}:{member.filename}: unreadable ({exc})")

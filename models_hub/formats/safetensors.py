@@ -7,7 +7,6 @@ loaders happen (see BAD_INPUTS rows 12-19).
 from __future__ import annotations
 
 import json
-import math
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -72,6 +71,23 @@ def _is_count(value: object) -> bool:
     return type(value) is int and value >= 0
 
 
+def _elements(shape: list[int], cap: int) -> int | None:
+    """The number of elements of `shape`, or None when it is more than `cap`.
+
+    The product stops growing at the cap: dimensions are JSON integers of any size and
+    number, and multiplying them all out would take quadratic time (a 2 MB header of 2**64s
+    took 18 s) and could give a number too large to print as a float.
+    """
+    if 0 in shape:
+        return 0
+    count = 1
+    for dimension in shape:
+        count *= dimension
+        if count > cap:
+            return None
+    return count
+
+
 def read_header(stream: BinaryIO, size: int) -> SafetensorsInfo:
     """Check a safetensors file of `size` bytes by its header; raise SafetensorsError."""
     stream.seek(0)
@@ -116,8 +132,12 @@ def read_header(stream: BinaryIO, size: int) -> SafetensorsInfo:
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise SafetensorsError(f"Tensor {shown} must have exactly dtype, shape, data_offsets.")
         dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        # Any JSON value can stand here: a list is unhashable and a deeply nested one cannot
+        # even be printed without RecursionError, so only a string is named in the message.
+        if not isinstance(dtype, str):
+            raise SafetensorsError(f"Tensor {shown} has a dtype that is not a string.")
         if dtype not in DTYPE_BITS:
-            raise SafetensorsError(f"Tensor {shown} has an unknown dtype {str(dtype)[:20]!r}.")
+            raise SafetensorsError(f"Tensor {shown} has an unknown dtype {dtype[:20]!r}.")
         if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
             raise SafetensorsError(f"Tensor {shown} has an invalid shape.")
         if (
@@ -128,7 +148,13 @@ def read_header(stream: BinaryIO, size: int) -> SafetensorsInfo:
         ):
             raise SafetensorsError(f"Tensor {shown} has invalid data offsets.")
         begin, end = offsets
-        expected_bits = math.prod(shape) * DTYPE_BITS[dtype]
+        elements = _elements(shape, cap=2 * data_length + 1)
+        if elements is None:
+            raise SafetensorsError(
+                f"Tensor {shown}: its shape and dtype need more bytes than the file's "
+                f"{data_length:,} bytes of data."
+            )
+        expected_bits = elements * DTYPE_BITS[dtype]
         if expected_bits % 8 or expected_bits // 8 != end - begin:
             raise SafetensorsError(
                 f"Tensor {shown}: its shape and dtype need {expected_bits / 8:,.0f} bytes, "
