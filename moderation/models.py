@@ -46,12 +46,16 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def text(self, field: str, language: str) -> str:
+        """`field` (title, explanation, examples, consequence) in `language` ("en" or
+        "ja"); a Japanese text staff have not written yet falls back to the English one."""
+        return (language == "ja" and getattr(self, f"{field}_ja")) or getattr(self, field)
+
     @property
     def display_title(self) -> str:
         """The title in the page's language. Notifications and e-mails keep `title`: they
         are written once, in English, for whoever reads them later."""
-        japanese = (get_language() or "").lower().startswith("ja")
-        return (japanese and self.title_ja) or self.title
+        return self.text("title", "ja" if (get_language() or "").startswith("ja") else "en")
 
 
 class CheckRun(models.Model):

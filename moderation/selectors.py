@@ -8,7 +8,7 @@ from datetime import date, datetime
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
-from django.utils.translation import get_language, gettext, pgettext
+from django.utils.translation import gettext, pgettext
 
 from models_hub.choices import JobStatus, Status
 from models_hub.models import ModelVersion
@@ -49,10 +49,8 @@ class VersionChecks:
 def version_checks(version: ModelVersion) -> VersionChecks:
     runs = list(version.check_runs.order_by("image_id", "kind", "id"))
     # The rules' titles in the reader's language (a Japanese title not written yet: English).
-    japanese = (get_language() or "").startswith("ja")
     rules = {
-        code: (japanese and title_ja) or title
-        for code, title, title_ja in Rule.objects.values_list("code", "title", "title_ja")
+        rule.code: rule.display_title for rule in Rule.objects.only("code", "title", "title_ja")
     }
     severity_labels = {
         Severity.INFO: pgettext("severity of a check finding", "Note"),
@@ -117,18 +115,17 @@ class Guideline:
 def guidelines(language: str) -> list[Guideline]:
     """Every rule in position order, in `language` ("en" or "ja"), in one query. A Japanese
     text that staff have not written yet falls back to the English one."""
-    japanese = language == "ja"
-
-    def text(rule: Rule, name: str) -> str:
-        return (japanese and getattr(rule, f"{name}_ja")) or getattr(rule, name)
-
     return [
         Guideline(
             code=rule.code,
-            title=text(rule, "title"),
-            explanation=text(rule, "explanation"),
-            examples=[line.strip() for line in text(rule, "examples").splitlines() if line.strip()],
-            consequence=text(rule, "consequence"),
+            title=rule.text("title", language),
+            explanation=rule.text("explanation", language),
+            examples=[
+                line.strip()
+                for line in rule.text("examples", language).splitlines()
+                if line.strip()
+            ],
+            consequence=rule.text("consequence", language),
         )
         for rule in Rule.objects.order_by("position", "code")
     ]
@@ -221,7 +218,7 @@ def transparency(language: str, now: datetime | None = None) -> Transparency:
     rows = [
         RuleCounts(
             code=rule.code,
-            title=(japanese and rule.title_ja) or rule.title,
+            title=rule.text("title", language),
             counts=per_rule[rule.pk],
             total=sum(per_rule[rule.pk]),
         )
@@ -293,6 +290,6 @@ def removal_notice(
     rule = action.rule
     return RemovalNotice(
         rule_code=rule.code,
-        rule_title=(language == "ja" and rule.title_ja) or rule.title,
+        rule_title=rule.text("title", language),
         decided_at=action.created_at,
     )
