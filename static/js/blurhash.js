@@ -86,26 +86,34 @@
     return img.complete && img.naturalWidth > 0;
   }
 
-  function addPlaceholder(img) {
-    if (img.dataset.blurhashDrawn || loaded(img)) return;
-    img.dataset.blurhashDrawn = "1";
-    // The canvas has the image's proportions, so `object-fit` crops both alike.
-    const w = Number(img.getAttribute("width")) || 1;
-    const h = Number(img.getAttribute("height")) || 1;
+  // A small canvas painted from `hash`, in the proportions of a w x h box (so `object-fit`
+  // and `background-size: cover` crop it as they crop the picture); null for a bad hash,
+  // which costs the placeholder and nothing else.
+  function paint(hash, w, h) {
     const width = w >= h ? SIZE : Math.max(1, Math.round((SIZE * w) / h));
     const height = h >= w ? SIZE : Math.max(1, Math.round((SIZE * h) / w));
     let pixels;
     try {
-      pixels = decode(img.dataset.blurhash, width, height);
+      pixels = decode(hash, width, height);
     } catch (error) {
-      return; // a bad hash costs the placeholder, nothing else
+      return null;
     }
     const canvas = document.createElement("canvas");
     canvas.width = width;
     canvas.height = height;
+    canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
+    return canvas;
+  }
+
+  function addPlaceholder(img) {
+    if (img.dataset.blurhashDrawn || loaded(img)) return;
+    img.dataset.blurhashDrawn = "1";
+    const w = Number(img.getAttribute("width")) || 1;
+    const h = Number(img.getAttribute("height")) || 1;
+    const canvas = paint(img.dataset.blurhash, w, h);
+    if (!canvas) return;
     canvas.className = "blurhash";
     canvas.setAttribute("aria-hidden", "true");
-    canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
     img.before(canvas);
     // Removed once the image shows (a transparent image must not show it through).
     img.addEventListener("load", () => canvas.remove(), { once: true });
@@ -116,21 +124,8 @@
   function paintBlurred(element) {
     if (element.dataset.blurhashDrawn) return;
     element.dataset.blurhashDrawn = "1";
-    const w = element.clientWidth || 1;
-    const h = element.clientHeight || 1;
-    const width = w >= h ? SIZE : Math.max(1, Math.round((SIZE * w) / h));
-    const height = h >= w ? SIZE : Math.max(1, Math.round((SIZE * h) / w));
-    let pixels;
-    try {
-      pixels = decode(element.dataset.blurhash, width, height);
-    } catch (error) {
-      return; // the plain placeholder stays
-    }
-    const canvas = document.createElement("canvas");
-    canvas.width = width;
-    canvas.height = height;
-    canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
-    element.style.backgroundImage = `url(${canvas.toDataURL()})`;
+    const canvas = paint(element.dataset.blurhash, element.clientWidth || 1, element.clientHeight || 1);
+    if (canvas) element.style.backgroundImage = `url(${canvas.toDataURL()})`;
   }
 
   function addPlaceholders(root) {
