@@ -8,18 +8,14 @@ import re
 
 import numpy as np
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image
 
 from models_hub.choices import NsfwLevel
 from models_hub.demo import make_image
 from models_hub.formats import blurhash
-from models_hub.formats.images import make_previews, process_upload
-from models_hub.models import GalleryImage, gallery_thumbnail_key, new_gallery_image_key
 from tests.conftest import needs_chromium
-from tests.e2e.steps import sign_in
+from tests.e2e.steps import sign_in, store_picture
 from tests.factories import UserFactory, published_model
 
 pytestmark = [
@@ -27,27 +23,14 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-MAX_PIXELS = 40_000_000
-
 
 def _rated_model(name: str, level: NsfwLevel, seed: int):
     """A published model whose every row carries `level`, with a real processed cover."""
     model = published_model(name=name, nsfw_level=level)
     model.versions.update(nsfw_level=level)
-    image: GalleryImage = model.cover_image
-    processed = process_upload(
-        io.BytesIO(make_image(seed=seed, size=(480, 640), prompt=name.lower())),
-        max_pixels=MAX_PIXELS,
+    image = store_picture(
+        model.cover_image, make_image(seed=seed, size=(480, 640), prompt=name.lower())
     )
-    previews = make_previews(io.BytesIO(processed.content), max_pixels=MAX_PIXELS)
-    image.image = default_storage.save(
-        new_gallery_image_key(processed.extension), ContentFile(processed.content)
-    )
-    image.thumbnail = default_storage.save(
-        gallery_thumbnail_key(image, "thumb.webp"), ContentFile(previews.thumbnail)
-    )
-    image.width, image.height = processed.width, processed.height
-    image.blurhash = previews.blurhash
     image.nsfw_level = level
     image.generation_params = {"prompt": f"{name.lower()}, night", "seed": seed}
     image.save()

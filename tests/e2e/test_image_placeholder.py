@@ -7,21 +7,18 @@ import io
 
 import numpy as np
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw
 
 from models_hub.formats import blurhash
-from models_hub.formats.images import make_previews, process_upload
-from models_hub.models import GalleryImage, gallery_thumbnail_key, new_gallery_image_key
+from models_hub.models import GalleryImage
 from tests.conftest import needs_chromium
+from tests.e2e.steps import store_picture
 from tests.factories import published_model
 
 pytestmark = [
     needs_chromium,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-MAX_PIXELS = 40_000_000
 RED, BLUE = (220, 30, 40), (30, 50, 210)
 SIZE = (600, 800)  # the browse card's 3:4, so the cover shows the whole picture
 
@@ -32,19 +29,7 @@ def _store_halves_as_cover(model) -> GalleryImage:
     ImageDraw.Draw(picture).rectangle([SIZE[0] // 2, 0, *SIZE], fill=BLUE)
     upload = io.BytesIO()
     picture.save(upload, "PNG")
-    processed = process_upload(io.BytesIO(upload.getvalue()), max_pixels=MAX_PIXELS)
-    previews = make_previews(io.BytesIO(processed.content), max_pixels=MAX_PIXELS)
-    image = model.cover_image
-    image.image = default_storage.save(
-        new_gallery_image_key(processed.extension), ContentFile(processed.content)
-    )
-    image.thumbnail = default_storage.save(
-        gallery_thumbnail_key(image, "thumb.webp"), ContentFile(previews.thumbnail)
-    )
-    image.width, image.height = processed.width, processed.height
-    image.blurhash = previews.blurhash
-    image.save(update_fields=["image", "thumbnail", "width", "height", "blurhash"])
-    return image
+    return store_picture(model.cover_image, upload.getvalue())
 
 
 def _colour_at(shot: Image.Image, fx: float, fy: float) -> np.ndarray:
