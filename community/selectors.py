@@ -28,34 +28,10 @@ from community.models import (
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import DownloadDay, GalleryImage, Model, ModelVersion
 from models_hub.querysets import browsing_level_of, listing_levels
+from models_hub.selectors import listed_models
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-
-def listed_models(viewer: User | AnonymousUser) -> QuerySet[Model]:
-    """Models a list may show `viewer`: visible to them, published (or their own), within the
-    ratings their lists fetch."""
-    listed = Q(status=Status.PUBLISHED)
-    if viewer.is_authenticated:
-        listed |= Q(owner=viewer)
-    return (
-        Model.objects.visible_to(viewer)
-        .filter(listed)
-        .within_levels(listing_levels(viewer))
-        .select_related("owner", "cover_image")
-        # The card (models_hub/_card.html) names the newest visible version's base model,
-        # as on the browse page.
-        .prefetch_related(
-            Prefetch(
-                "versions",
-                queryset=ModelVersion.objects.visible_to(viewer)
-                .select_related("base_model")
-                .order_by("-created_at", "-id"),
-                to_attr="visible_versions",
-            )
-        )
-    )
 
 
 def notifications_for(user: User) -> QuerySet[Notification]:

@@ -18,6 +18,8 @@ from models_hub.querysets import listing_levels
 from moderation.selectors import VersionChecks, version_checks, version_credits
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from community.models import User
 
 SORTS = {
@@ -93,15 +95,35 @@ def search_models(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
     return queryset
 
 
+def listed_models(viewer: User | AnonymousUser, levels: int | None = None) -> QuerySet[Model]:
+    """Models a list of cards may show `viewer` (browse, profiles, collections, favourites):
+    visible to them, published or their own, within `levels` (default: the ratings their lists
+    fetch), with what a card (models_hub/_card.html) shows: owner, cover, and the newest
+    visible version's base model. Staff find hidden content in the admin and the moderation
+    queue, not mixed into lists."""
+    listed = Q(status=Status.PUBLISHED)
+    if viewer.is_authenticated:
+        listed |= Q(owner=viewer)
+    return (
+        Model.objects.visible_to(viewer)
+        .filter(listed)
+        .within_levels(listing_levels(viewer) if levels is None else levels)
+        .select_related("owner", "cover_image", "license")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=ModelVersion.objects.visible_to(viewer)
+                .select_related("base_model")
+                .order_by("-created_at", "-id"),
+                to_attr="visible_versions",
+            )
+        )
+    )
+
+
 def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
     allowed = listing_levels(user)
-    levels = (filters.nsfw_levels & allowed) or allowed
-    # The grid is the public catalogue plus one's own work; staff find hidden content in
-    # the admin and (later) the moderation queue, not mixed into browsing.
-    listed = Q(status=Status.PUBLISHED)
-    if user.is_authenticated:
-        listed |= Q(owner=user)
-    models = Model.objects.visible_to(user).filter(listed).within_levels(levels)
+    models = listed_models(user, (filters.nsfw_levels & allowed) or allowed)
     if filters.types:
         models = models.filter(type__in=filters.types)
     if filters.base_models:
@@ -133,15 +155,7 @@ def browse_models(user: User, filters: BrowseFilters) -> QuerySet[Model]:
         models = models.order_by("-search_rank", "-id")
     else:
         models = models.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
-    return models.select_related("owner", "cover_image", "license").prefetch_related(
-        Prefetch(
-            "versions",
-            queryset=ModelVersion.objects.visible_to(user)
-            .select_related("base_model")
-            .order_by("-created_at", "-id"),
-            to_attr="visible_versions",
-        )
-    )
+    return models
 
 
 @dataclass
