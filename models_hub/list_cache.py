@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _kept(key: str, compute: Callable[[], T]) -> T:
+def kept(key: str, compute: Callable[[], T]) -> T:
+    """`compute()`, or its value from the last HUB_LIST_CACHE_SECONDS under `key`."""
     seconds = settings.HUB_LIST_CACHE_SECONDS
     if seconds <= 0:
         return compute()
@@ -48,7 +49,7 @@ def cached_count(queryset: QuerySet) -> int:
     except EmptyResultSet:  # a filter that can match nothing
         return 0
     digest = hashlib.sha256(sql.encode()).hexdigest()[:32]
-    return _kept(f"list-count:{digest}", queryset.count)
+    return kept(f"list-count:{digest}", queryset.count)
 
 
 class CachedCountPaginator(Paginator):
@@ -59,7 +60,3 @@ class CachedCountPaginator(Paginator):
         if isinstance(self.object_list, QuerySet):
             return cached_count(self.object_list)
         return super().count
-
-
-def popular_tags(compute: Callable[[], list]) -> list:
-    return _kept("list-popular-tags", compute)

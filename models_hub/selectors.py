@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
-from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, VersionParent
+from models_hub.list_cache import kept
+from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, Tag, VersionParent
 from models_hub.params import parse_id
 from models_hub.querysets import listing_levels
 from moderation.selectors import VersionChecks, version_checks, version_credits
@@ -93,6 +94,26 @@ def search_models(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
     for word in text.split()[:10]:
         queryset = queryset.filter(search_document__icontains=word)
     return queryset
+
+
+def popular_tags() -> list[Tag]:
+    """The 40 tags most public models carry, for browse's tag field (kept a minute: ranking
+    every tag link took 137 ms at 100,000 models; docs/PERFORMANCE.md)."""
+    return kept(
+        "list-popular-tags",
+        lambda: list(
+            Tag.objects.annotate(
+                # Public models only: a banned member's are hidden from everyone
+                # (querysets.py), so their tags must not be offered either.
+                published=Count(
+                    "models",
+                    filter=Q(models__status=Status.PUBLISHED, models__owner__is_active=True),
+                )
+            )
+            .filter(published__gt=0)
+            .order_by("-published", "name")[:40]
+        ),
+    )
 
 
 def listed_models(viewer: User | AnonymousUser, levels: int | None = None) -> QuerySet[Model]:

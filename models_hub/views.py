@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import (
     FileResponse,
     Http404,
@@ -34,12 +34,12 @@ from config.throttling import rate_limit_for
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
-from models_hub.list_cache import CachedCountPaginator, popular_tags
-from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
+from models_hub.list_cache import CachedCountPaginator
+from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
 from models_hub.ranges import Unsatisfiable, attachment_header, iter_span, parse_range
-from models_hub.selectors import BrowseFilters, browse_models, model_page
+from models_hub.selectors import BrowseFilters, browse_models, model_page, popular_tags
 from models_hub.services import download_record, model_upload
 from models_hub.validation import UploadsSuspended, check_not_suspended
 from moderation.selectors import removal_notice, version_checks
@@ -65,22 +65,7 @@ def browse(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "model_types": ModelType.choices,
             "base_models": BaseModel.objects.all(),
-            "popular_tags": popular_tags(
-                lambda: list(
-                    Tag.objects.annotate(
-                        # Public models only: a banned member's are hidden from everyone
-                        # (querysets.py), so their tags must not be offered either.
-                        published=Count(
-                            "models",
-                            filter=Q(
-                                models__status=Status.PUBLISHED, models__owner__is_active=True
-                            ),
-                        )
-                    )
-                    .filter(published__gt=0)
-                    .order_by("-published", "name")[:40]
-                )
-            ),
+            "popular_tags": popular_tags(),
             "commercial_choices": [c for c in CommercialUse if c != CommercialUse.NONE],
             "nsfw_choices": [level for level in NsfwLevel.viewable() if level & allowed],
             "selected_levels": [lvl.value for lvl in NsfwLevel if filters.nsfw_levels & lvl],
