@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Expression, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import Col
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -79,11 +80,27 @@ class BrowseFilters:
         )
 
 
+class StoredSearchVector(Expression):
+    """The model's stored search vector: the `search_vector` column PostgreSQL generates from
+    `search_document` (migration 0015). It is not a model field, so that ordinary reads of a
+    model do not fetch it; this expression names it in the query being built."""
+
+    output_field = SearchVectorField()
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
+                           for_save=False):  # fmt: skip
+        return Col(query.get_initial_alias(), _SEARCH_VECTOR)
+
+
+_SEARCH_VECTOR = SearchVectorField()
+_SEARCH_VECTOR.set_attributes_from_name("search_vector")
+_SEARCH_VECTOR.model = Model
+
+
 def search_models(queryset: QuerySet[Model], text: str) -> QuerySet[Model]:
     """Models matching `text`; on PostgreSQL ranked (`search_rank`) by the full-text index."""
     if connection.vendor == "postgresql":
-        # The same expression as the GIN index made in migration 0002, so the index is used.
-        vector = SearchVector("search_document", config=SEARCH_CONFIG)
+        vector = StoredSearchVector()
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
         return (
             queryset.alias(_vector=vector)

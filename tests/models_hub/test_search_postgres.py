@@ -1,4 +1,5 @@
-"""Full-text search on PostgreSQL: the query uses the GIN index made by migration 0002."""
+"""Full-text search on PostgreSQL: the query uses the stored vector and its GIN index (migration
+0015)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,23 @@ def test_search_query_uses_the_gin_index():
             plan = queryset.explain()
         finally:
             cursor.execute("SET enable_seqscan = on")
-    assert "models_hub_model_search_gin" in plan, plan
+    assert "models_hub_model_search_vector" in plan, plan
+    # Ranking reads the stored vector; it does not compute one per matching row again.
+    ranked = search_models(Model.objects.only("pk"), "number").order_by("-search_rank")
+    assert "to_tsvector" not in ranked.explain()
+
+
+def test_the_stored_vector_follows_the_document_and_plain_reads_skip_it():
+    model = published_model(name="Lighthouse at dusk")
+    model_refresh_search_document(model=model)
+    assert list(search_models(Model.objects.all(), "lighthouse")) == [model]
+    model.name = "Harbour at dawn"
+    model.save()
+    model_refresh_search_document(model=model)
+    assert list(search_models(Model.objects.all(), "lighthouse")) == []
+    assert list(search_models(Model.objects.all(), "harbour")) == [model]
+    # The vector is not a model field: lists and pages do not carry it.
+    assert "search_vector" not in str(Model.objects.all().query)
 
 
 def test_websearch_syntax_and_ranking():
