@@ -4,17 +4,21 @@ fixed number of queries, whatever the page size."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from community.models import Favorite, User
 from models_hub.api.params import ApiParams
+from models_hub.api.shapes import IMAGE_FIELDS
 from models_hub.choices import CommercialUse, ModelType, Status
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
@@ -52,45 +56,58 @@ def _since(params: ApiParams, column: str) -> Q:
     return Q() if days is None else Q(**{f"{column}__gte": timezone.now() - timedelta(days=days)})
 
 
-def _version_children(
-    levels: int, *, images_each: int | None = None, primary_file_only: bool = False
-) -> list[Prefetch]:
-    """What a version's JSON shows: its files, primary first, and its images within
-    `levels` (as `api_images`, at most `images_each`)."""
+def _version_files(*, primary_file_only: bool = False) -> Prefetch:
+    """A version's files, primary first."""
     files = ModelFile.objects.order_by("-is_primary", "id")
     if primary_file_only:
         files = files.filter(is_primary=True)
-    images = GalleryImage.objects.within_levels(levels).order_by("position", "id")
-    if images_each is not None:
-        images = images[:images_each]
-    return [
-        Prefetch("files", queryset=files),
-        Prefetch("images", queryset=images, to_attr="api_images"),
-    ]
+    return Prefetch("files", queryset=files)
 
 
-def with_files_and_images(versions: QuerySet[ModelVersion], levels: int) -> QuerySet:
-    """Versions ready for shapes.version_json: model, owner and base model joined, files
-    and images within `levels` prefetched."""
-    return versions.select_related("model__owner", "base_model").prefetch_related(
-        *_version_children(levels)
+def attach_images(versions: Iterable[ModelVersion], levels: int, *, each: int | None) -> None:
+    """Give each version `api_images`: its images within `levels`, in gallery order, at most
+    `each` (None: all), as rows (dicts of IMAGE_FIELDS) for shapes.image_json. One query for all the
+    versions. Rows, not model instances: a page of 100 models shows about 4,500 images, and
+    building an instance and a FieldFile for each took longer than the query
+    (docs/PERFORMANCE.md)."""
+    versions = list(versions)
+    if not versions:
+        return
+    rows = GalleryImage.objects.within_levels(levels).filter(
+        version__in=[version.pk for version in versions]
     )
+    if each is not None:
+        place = Window(RowNumber(), partition_by=F("version_id"), order_by=(F("position"), F("id")))
+        rows = rows.annotate(place=place).filter(place__lte=each)
+    rows = rows.order_by("version_id", "position", "id").values(*IMAGE_FIELDS)
+    by_version = defaultdict(list)
+    for row in rows:
+        by_version[row["version_id"]].append(row)
+    for version in versions:
+        version.api_images = by_version[version.pk]
 
 
-def versions_prefetch(
-    user, levels: int, *, images_each: int, primary_file_only: bool = False
-) -> Prefetch:
+def with_files(versions: QuerySet[ModelVersion]) -> QuerySet:
+    """Versions ready for shapes.version_json once `attach_images` has run: model, owner
+    and base model joined, files prefetched."""
+    return versions.select_related("model__owner", "base_model").prefetch_related(_version_files())
+
+
+def versions_prefetch(user, *, primary_file_only: bool = False) -> Prefetch:
     """A model's versions the caller may see (newest first, as `api_versions`), with their
-    files and up to `images_each` images within `levels`."""
+    files; `attach_images` adds the images."""
     versions = (
         ModelVersion.objects.visible_to(user)
         .select_related("base_model")
         .order_by("-created_at", "-id")
-        .prefetch_related(
-            *_version_children(levels, images_each=images_each, primary_file_only=primary_file_only)
-        )
+        .prefetch_related(_version_files(primary_file_only=primary_file_only))
     )
     return Prefetch("versions", queryset=versions, to_attr="api_versions")
+
+
+def attach_model_images(models: Iterable[Model], levels: int, *, each: int | None) -> None:
+    """`attach_images` for the versions of `models` (prefetched by versions_prefetch)."""
+    attach_images((v for model in models for v in model.api_versions), levels, each=each)
 
 
 @dataclass
@@ -174,12 +191,7 @@ class ModelSearch:
             .select_related("owner", "license")
             .prefetch_related(
                 "tags",
-                versions_prefetch(
-                    user,
-                    self.levels,
-                    images_each=IMAGES_PER_LISTED_VERSION,
-                    primary_file_only=self.primary_file_only,
-                ),
+                versions_prefetch(user, primary_file_only=self.primary_file_only),
             )
         )
 
@@ -201,16 +213,16 @@ def _commercial_filter(asked: list[str]) -> Q:
 def model_with_versions(user, model_id: int) -> Model | None:
     """GET /api/v1/models/{id}: the model if the caller may see it, its images within the
     caller's browsing level."""
-    return (
+    model = (
         Model.objects.visible_to(user)
         .filter(pk=model_id)
         .select_related("owner", "license")
-        .prefetch_related(
-            "tags",
-            versions_prefetch(user, browsing_level_of(user), images_each=IMAGES_PER_VERSION),
-        )
+        .prefetch_related("tags", versions_prefetch(user))
         .first()
     )
+    if model is not None:
+        attach_model_images([model], browsing_level_of(user), each=IMAGES_PER_VERSION)
+    return model
 
 
 def listed_images(request: Request) -> tuple[QuerySet[GalleryImage], tuple[str, ...]]:

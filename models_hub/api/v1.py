@@ -64,11 +64,13 @@ def read_endpoint(operation_id: str, summary: str, *, method: str = "GET", **ope
     return wrap
 
 
-def _visible_versions(request: Request, versions=None):
+def _visible_versions(request: Request, versions=None) -> list[ModelVersion]:
     """`versions` (default: every version the caller may see) with what version_json shows,
     images within the caller's browsing level."""
     versions = ModelVersion.objects.visible_to(request.user) if versions is None else versions
-    return queries.with_files_and_images(versions, browsing_level_of(request.user))
+    found = list(queries.with_files(versions))
+    queries.attach_images(found, browsing_level_of(request.user), each=None)
+    return found
 
 
 class ModelsCollection(APIView):
@@ -97,6 +99,7 @@ class ModelsCollection(APIView):
             # Civitai pages by number unless a cursor is given or a text query is searched.
             pages_by_default=not search.query,
         )
+        queries.attach_model_images(models, search.levels, each=queries.IMAGES_PER_LISTED_VERSION)
         items = [model_json(request, model, model.api_versions) for model in models]
         return Response({"items": items, "metadata": metadata})
 
@@ -164,7 +167,10 @@ def model_detail(request: Request, model_id: int) -> Response:
     responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
 )
 def version_detail(request: Request, version_id: int) -> Response:
-    version = _visible_versions(request).filter(pk=version_id).first()
+    found = _visible_versions(
+        request, ModelVersion.objects.visible_to(request.user).filter(pk=version_id)
+    )
+    version = found[0] if found else None
     if version is None:
         return Response({"error": f"No version with id {version_id}"}, status=404)
     return Response(version_json(request, version))
@@ -188,9 +194,10 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
         return Response({"error": "Give a file hash: 8 to 64 hexadecimal characters."}, status=400)
     # versions_by_file_hash keeps what the caller may see, newest first.
     found = versions_by_file_hash(file_hash, request.user)
-    version = _visible_versions(request, found).first()
-    if version is None:
+    versions = _visible_versions(request, found[:1])
+    if not versions:
         return Response({"error": "Model not found"}, status=404)
+    version = versions[0]
     return Response(version_json(request, version))
 
 

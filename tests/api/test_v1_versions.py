@@ -40,6 +40,19 @@ def test_a_version_has_the_fields_clients_index():
     assert body["downloadUrl"] == f"http://testserver/api/download/models/{version.pk}"
 
 
+def test_a_version_and_its_images_read_the_same_in_any_language():
+    version = _published_version()
+    ImageFactory(version=version, image="images/2026/velvet.webp")
+    english = Client().get(f"/api/v1/model-versions/{version.pk}").json()
+    japanese = Client(headers={"accept-language": "ja"}).get(
+        f"/api/v1/model-versions/{version.pk}"
+    )
+    assert japanese.json() == english  # clients compare "status" and the image fields
+    assert english["status"] == "Published"
+    urls = [image["url"] for image in english["images"]]
+    assert "http://testserver/media/images/2026/velvet.webp" in urls
+
+
 @pytest.mark.parametrize("asked", [SHA, SHA.upper(), SHA[:10], "0A1B2C3D", "F" * 64])
 def test_a_file_is_found_by_any_of_its_hashes_in_any_case(asked):
     version = _published_version()
