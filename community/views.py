@@ -27,6 +27,7 @@ from community.forms import (
     SignupForm,
 )
 from community.models import ApiKey, Collection, Comment, Reaction, User
+from config.middleware import public_when_anonymous
 from models_hub.models import GalleryImage, Model, ModelVersion
 from models_hub.params import parse_count, parse_id
 
@@ -149,6 +150,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_when_anonymous()
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     page = selectors.profile_page(request.user, username)
     models = Paginator(page.models, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -372,6 +374,7 @@ def collections(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_when_anonymous()
 def collection(request: HttpRequest, pk: int) -> HttpResponse:
     found = selectors.collection_for(request.user, pk)
     models = Paginator(selectors.collection_models(request.user, found), PAGE_SIZE).get_page(

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "config.security.ContentSecurityPolicyMiddleware",
     # Static files from the web process itself (compressed, cached forever by hashed name).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions, CSRF and messages: it sees every cookie they set (none may be public).
+    "config.middleware.CookiesArePrivateMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before CommonMiddleware: the language cookie, else Accept-Language.
     "config.i18n.SiteLocaleMiddleware",

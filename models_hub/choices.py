@@ -121,3 +121,14 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     ERROR = "error", _("Error")
+
+
+def label_of(choices: type[models.Choices], value) -> str:
+    """The (translated) label of `value` in `choices`, or the value itself when it is not one.
+    What Django's get_FOO_display gives, without the dict of every lazy label it builds on
+    each call (0.07 ms: a page of 24 cards called it 24 times, the API's list of 100 models
+    476 times)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

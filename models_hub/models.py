@@ -23,6 +23,7 @@ from models_hub.choices import (
     Precision,
     ScanResult,
     Status,
+    label_of,
 )
 from models_hub.formats.hashing import HASH_LABELS, labelled
 from models_hub.querysets import (
@@ -191,6 +192,12 @@ class Model(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("models_hub:detail", kwargs={"pk": self.pk, "slug": self.slug})
 
+    def get_type_display(self) -> str:
+        return label_of(ModelType, self.type)
+
+    def get_status_display(self) -> str:
+        return label_of(Status, self.status)
+
     @property
     def slug(self) -> str:
         return slugify(self.name) or "model"
@@ -237,6 +244,9 @@ class ModelVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"{self.model.get_absolute_url()}?version={self.pk}"
+
+    def get_status_display(self) -> str:
+        return label_of(Status, self.status)
 
 
 class VersionParent(models.Model):

@@ -30,32 +30,48 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from community.api_auth import key_or_refusal
 from community.models import User
 from community.selectors import model_social
+from config.middleware import public_when_anonymous
 from config.throttling import rate_limit_for
 from models_hub.choices import CommercialUse, ModelType, NsfwLevel, Status
 from models_hub.direct_uploads import direct_uploads_available
 from models_hub.forms import UploadForm, VersionUploadForm
+from models_hub.keyset import keyset_page
 from models_hub.list_cache import CachedCountPaginator
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion
 from models_hub.params import parse_id
 from models_hub.querysets import browsing_level_of
 from models_hub.ranges import Unsatisfiable, attachment_header, iter_span, parse_range
-from models_hub.selectors import BrowseFilters, browse_models, model_page, popular_tags
+from models_hub.selectors import SORTS, BrowseFilters, browse_models, model_page, popular_tags
 from models_hub.services import download_record, model_upload
 from models_hub.validation import UploadsSuspended, check_not_suspended
 from moderation.selectors import removal_notice, version_checks
 from moderation.views import guidelines_language
 
 PAGE_SIZE = 24
+# A member's own drafts, which their lists show, have no published_at yet (nor has a model
+# marked published in the admin): keyset.py puts those first in "newest" on either database.
+BROWSE_NULLABLE = frozenset({"published_at"})
 # Only PostgreSQL ranks search results; elsewhere "relevance" would quietly mean "newest".
 RANKED_SEARCH = connection.vendor == "postgresql"
 log = logging.getLogger(__name__)
 
 
 @require_GET
+@public_when_anonymous()
 def browse(request: HttpRequest) -> HttpResponse:
     filters = BrowseFilters.from_params(request.GET)
-    paginator = CachedCountPaginator(browse_models(request.user, filters), PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    # Next and Previous carry a keyset cursor, so deep pages cost what page 1 does; a typed
+    # ?page=N still works by offset. Relevance is ranked per query and has no keyset (None).
+    page = keyset_page(
+        browse_models(request.user, filters),
+        SORTS.get(filters.sort),
+        per_page=PAGE_SIZE,
+        number=request.GET.get("page"),
+        after_cursor=request.GET.get("cursor"),
+        before_cursor=request.GET.get("before"),
+        nullable=BROWSE_NULLABLE,
+        paginator_class=CachedCountPaginator,
+    )
     allowed = browsing_level_of(request.user)
     return render(
         request,
@@ -96,8 +112,25 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
         # One address per model: old or mistyped slugs lead to the current one.
         url = page.model.get_absolute_url()
         return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
-    social = model_social(request.user, page.model, page.version, page.images)
+    social = model_social(
+        request.user,
+        page.model,
+        page.version,
+        page.images,
+        reviews_page=_page_number(request.GET.get("reviews")),
+        comments_page=_page_number(request.GET.get("comments")),
+    )
     return render(request, "models_hub/detail.html", {"p": page, "social": social})
+
+
+# Deeper pages of reviews or comments than this are treated as the first (a link nobody
+# follows by hand, and an offset that grows with it).
+MAX_DISCUSSION_PAGE = 500
+
+
+def _page_number(raw: str | None) -> int:
+    number = parse_id(raw)
+    return number if number is not None and number <= MAX_DISCUSSION_PAGE else 1
 
 
 def _removed_page(request: HttpRequest, pk: int, version_id: int | None) -> HttpResponse | None:

@@ -3,21 +3,20 @@
 - Page-based (`page`, `limit`): `totalItems`, `currentPage`, `pageSize`, `totalPages`, and
   `nextPage`/`prevPage` as full URLs. Costs a COUNT.
 - Cursor-based (`cursor`, `limit`): `nextCursor` and `nextPage`. The cursor is a keyset
-  position (the last row's sort values), so page 1,000 costs what page 1 does; a ranked text
-  search, whose order is computed, carries an offset instead.
+  position (the last row's sort values; models_hub/keyset.py), so page 1,000 costs what
+  page 1 does; a ranked text search, whose order is computed, carries an offset instead.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
-from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.request import Request
 
-from models_hub.api.params import ApiParams, bad_cursor, decode_cursor, encode_cursor
+from models_hub import keyset
+from models_hub.api.params import ApiParams, bad_cursor
 from models_hub.list_cache import cached_count
 
 MAX_PAGE = 10_000
@@ -31,42 +30,20 @@ class Limits:
     low: int = 1
 
 
-def _cursor_value(field: models.Field, value):
-    if isinstance(field, models.DateTimeField):
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is not None:
-                return parsed
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise bad_cursor()
-
-
 def _after(queryset: QuerySet, order: tuple[str, ...], values: list) -> QuerySet:
     """Rows strictly after `values` in `order` (every field not null, the last unique)."""
-    names = [name.lstrip("-") for name in order]
-    if len(values) != len(order):
-        raise bad_cursor()
-    fields = [queryset.model._meta.get_field(name) for name in names]
-    values = [_cursor_value(field, value) for field, value in zip(fields, values, strict=True)]
-    after = Q()
-    for i, name in enumerate(names):
-        step = Q(**{f"{name}__{'lt' if order[i].startswith('-') else 'gt'}": values[i]})
-        for earlier, value in zip(names[:i], values[:i], strict=True):
-            step &= Q(**{earlier: value})
-        after |= step
-    return queryset.filter(after)
+    try:
+        return keyset.after(queryset, order, values)
+    except keyset.BadCursor:
+        raise bad_cursor() from None
 
 
-def _position(row, order: tuple[str, ...]) -> list:
-    values = []
-    for name in order:
-        value = getattr(row, name.lstrip("-"))
-        values.append(value.isoformat() if isinstance(value, datetime) else value)
-    return values
+def _decode_cursor(cursor: str) -> list:
+    """What encode_cursor made, or a 400: a cursor is only ever one this server handed out."""
+    try:
+        return keyset.decode_cursor(cursor)
+    except keyset.BadCursor:
+        raise bad_cursor() from None
 
 
 def _url(request: Request, **changes) -> str:
@@ -113,7 +90,7 @@ def paginate(
 
     offset = 0
     if cursor:
-        values = decode_cursor(cursor)
+        values = _decode_cursor(cursor)
         if order is None:
             offset = values[0] if len(values) == 1 and isinstance(values[0], int) else -1
             if not 0 <= offset <= MAX_OFFSET:
@@ -131,5 +108,5 @@ def paginate(
 def _next_cursor(items: list, order: tuple[str, ...] | None, offset: int) -> str:
     """The cursor after `items` ("" past the deepest offset a ranked search pages to)."""
     if order is None:
-        return encode_cursor([offset]) if offset <= MAX_OFFSET else ""
-    return encode_cursor(_position(items[-1], order)) if items else ""
+        return keyset.encode_cursor([offset]) if offset <= MAX_OFFSET else ""
+    return keyset.encode_cursor(keyset.position(items[-1], order)) if items else ""

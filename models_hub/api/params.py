@@ -9,9 +9,6 @@ an unknown enum value or a bad cursor is a 400 naming the parameter and what it 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable
 
 from rest_framework.exceptions import ParseError
@@ -158,20 +155,3 @@ class ApiParams:
 
 def bad_cursor() -> BadParam:
     return BadParam("cursor is not one this server gave; use metadata.nextCursor.")
-
-
-def encode_cursor(values: list) -> str:
-    raw = json.dumps(values, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> list:
-    """What encode_cursor made, or a 400: a cursor is only ever one this server handed out."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        values = None
-    if not isinstance(values, list) or not values or len(cursor) > 500:
-        raise bad_cursor()
-    return values

@@ -189,7 +189,7 @@ def test_bad_parameters_are_a_400_that_names_them(catalogue, params):
 
 
 def test_a_forged_keyset_cursor_of_the_wrong_shape_is_a_400(catalogue):
-    from models_hub.api.params import encode_cursor
+    from models_hub.keyset import encode_cursor
 
     for values in (["2020-01-01", 3], [3, 4], [None, 1], ["2026-01-01T00:00:00+00:00"]):
         response = _get("/api/v1/models", sort="Newest", cursor=encode_cursor(values))

@@ -44,9 +44,7 @@ def test_a_version_and_its_images_read_the_same_in_any_language():
     version = _published_version()
     ImageFactory(version=version, image="images/2026/velvet.webp")
     english = Client().get(f"/api/v1/model-versions/{version.pk}").json()
-    japanese = Client(headers={"accept-language": "ja"}).get(
-        f"/api/v1/model-versions/{version.pk}"
-    )
+    japanese = Client(headers={"accept-language": "ja"}).get(f"/api/v1/model-versions/{version.pk}")
     assert japanese.json() == english  # clients compare "status" and the image fields
     assert english["status"] == "Published"
     urls = [image["url"] for image in english["images"]]

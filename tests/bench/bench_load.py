@@ -95,6 +95,9 @@ def targets() -> dict[str, str]:
         raise SystemExit("No published PG model: seed the database first (manage.py seed_large).")
     version = popular.versions.filter(status=Status.PUBLISHED).order_by("-id").first()
     file = ModelFile.objects.filter(version=version).first()
+    # The model in the middle of the popularity order: what a typical model page costs (the
+    # most downloaded one has thousands of reviews and hundreds of comments).
+    typical = public.order_by("download_count", "id")[public.count() // 2]
     tag = Tag.objects.order_by("id").first()
     base = version.base_model
     return {
@@ -108,7 +111,8 @@ def targets() -> dict[str, str]:
         f"browse tag={tag.name}": f"/?tag={tag.name}",
         "browse q=castle": "/?q=castle",
         "browse page=50": "/?page=50",
-        "model page": popular.get_absolute_url(),
+        "model page (most downloaded)": popular.get_absolute_url(),
+        "model page (median downloads)": typical.get_absolute_url(),
         "api models limit=100": "/api/v1/models?limit=100",
         "api models limit=100 types=LORA": "/api/v1/models?limit=100&types=LORA",
         "api models limit=100 sort=Newest": "/api/v1/models?limit=100&sort=Newest",
