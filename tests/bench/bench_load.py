@@ -110,7 +110,8 @@ def targets() -> dict[str, str]:
         "browse no_credit+derivatives": "/?no_credit=1&derivatives=1",
         f"browse tag={tag.name}": f"/?tag={tag.name}",
         "browse q=castle": "/?q=castle",
-        "browse page=50": "/?page=50",
+        "browse page=50 (by number: OFFSET)": "/?page=50",
+        "browse page=50 (Next link: cursor)": _next_link("/?page=49"),
         "model page (most downloaded)": popular.get_absolute_url(),
         "model page (median downloads)": typical.get_absolute_url(),
         "api models limit=100": "/api/v1/models?limit=100",
@@ -126,6 +127,20 @@ def targets() -> dict[str, str]:
         "api images limit=100": "/api/v1/images?limit=100",
         "download (X-Accel, no bytes)": f"/api/download/models/{version.pk}",
     }
+
+
+def _next_link(path: str) -> str:
+    """The address browse's "Next" link gives on `path` (a keyset cursor)."""
+    import html
+    import re
+
+    from django.test import Client
+
+    page = Client().get(path).content.decode()
+    found = re.search(r'<a href="\?([^"]*cursor=[^"]*)"[^>]*>', page)
+    if found is None:
+        raise SystemExit(f"No cursor link on {path}")
+    return "/?" + html.unescape(found.group(1))
 
 
 def run_wrk(url: str, *, connections: int, seconds: int, threads: int) -> dict:

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from models_hub.choices import ModelType
 from models_hub.list_cache import cached_count
-from models_hub.models import Model
+from models_hub.models import Model, Tag
 from tests.factories import UserFactory, published_model
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,20 @@ def test_without_the_cache_lists_still_count(settings, caplog):
 
 def test_a_filter_that_matches_nothing_counts_zero(kept):
     assert cached_count(Model.objects.none()) == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tags", "/api/v1/creators"])
+def test_a_directory_page_is_kept_under_its_address(kept, path):
+    def model_tagged(owner: str, tag: str) -> None:
+        model = published_model(owner=UserFactory(username=owner))
+        model.tags.add(Tag.objects.create(name=tag))
+
+    model_tagged("first", "alpha")
+    client = Client()
+    first, queries = _queries(client, f"{path}?limit=5")
+    assert queries >= 1
+    model_tagged("second", "beta")
+    again, queries = _queries(client, f"{path}?limit=5")
+    assert queries == 0 and again.json() == first.json()
+    other, queries = _queries(client, f"{path}?limit=6")
+    assert queries >= 1 and len(other.json()["items"]) == len(first.json()["items"]) + 1
