@@ -31,7 +31,6 @@ from community.api_auth import KeyScope
 from models_hub.api import publishing, queries, schema
 from models_hub.api.pagination import Limits, paginate
 from models_hub.api.params import BadParam
-from models_hub.list_cache import kept
 from models_hub.api.shapes import (
     creator_json,
     listed_image_json,
@@ -39,6 +38,7 @@ from models_hub.api.shapes import (
     tag_json,
     version_json,
 )
+from models_hub.list_cache import kept
 from models_hub.models import ModelVersion
 from models_hub.querysets import browsing_level_of
 from models_hub.selectors import versions_by_file_hash, versions_by_file_hashes
