@@ -19,7 +19,6 @@ from django.urls import reverse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from models_hub.api.shapes import STATUS_NAMES
 from models_hub.forms import UploadForm, VersionUploadForm
 from models_hub.models import BaseModel, License, Model, ModelVersion
 from models_hub.services import PublishRefused, model_upload, version_request_publish
@@ -84,7 +83,7 @@ def created(request: Request, version: ModelVersion) -> Response:
         {
             "modelId": version.model_id,
             "versionId": version.pk,
-            "status": STATUS_NAMES[version.status],
+            "status": version.get_status_display(),
             "url": request.build_absolute_uri(version.get_absolute_url()),
             "apiUrl": request.build_absolute_uri(
                 reverse("models_hub:api_version", args=[version.pk])
@@ -141,4 +140,4 @@ def request_publish(request: Request, version_id: int) -> Response:
         return Response({"error": str(exc)}, status=403)
     except PublishRefused as exc:
         return Response({"error": str(exc)}, status=409)
-    return Response({"versionId": version.pk, "status": STATUS_NAMES[version.status]})
+    return Response({"versionId": version.pk, "status": version.get_status_display()})

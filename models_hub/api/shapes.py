@@ -11,24 +11,13 @@ from django.urls import reverse
 from django.utils.encoding import filepath_to_uri
 from rest_framework.request import Request
 
-from models_hub.choices import CommercialUse, NsfwLevel, Status
+from models_hub.choices import CommercialUse, NsfwLevel
 from models_hub.markdown import render_markdown
 from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, Tag
 
 # Where gallery pictures are kept: their URLs come from it by name (image rows carry no
 # FieldFile).
 _IMAGE_STORAGE = GalleryImage._meta.get_field("image").storage
-# A version's status as the API names it (the API answers in English, config.i18n). Not
-# get_status_display: that rebuilt a dict of lazily translated labels on each call, 88 ms on
-# a page of 100 models.
-STATUS_NAMES = {
-    Status.DRAFT: "Draft",
-    Status.IN_REVIEW: "In review",
-    Status.PUBLISHED: "Published",
-    Status.UNPUBLISHED: "Unpublished",
-    Status.BLOCKED: "Blocked",
-    Status.DELETED: "Deleted",
-}
 # What image_json reads of an image (queries.attach_images selects these columns).
 IMAGE_FIELDS = (
     "id", "version_id", "image", "blurhash", "width", "height", "nsfw_level", "created_at",
@@ -169,7 +158,7 @@ def _version_fields(request: Request, version: ModelVersion, owner: str) -> dict
         "updatedAt": version.updated_at.isoformat(),
         "publishedAt": _iso(version.published_at),
         "trainedWords": list(version.trained_words),
-        "status": STATUS_NAMES[version.status],
+        "status": version.get_status_display(),
         "nsfwLevel": version.nsfw_level,
         "availability": "Public",
         "stats": _stats(version),
