@@ -49,47 +49,58 @@ class PublicApiHeadersMiddleware:
 
     @staticmethod
     def _cache_headers(request: HttpRequest, response: HttpResponse) -> None:
-        if response.has_header("Cache-Control"):
-            return  # the view knows better (downloads are private, no-store)
         # The answer depends on who asks (visibility, browsing level).
-        patch_vary_headers(response, ("Authorization", "Cookie"))
         anonymous = not key_from(request) and not request.user.is_authenticated
-        if request.method in ("GET", "HEAD") and response.status_code == 200 and anonymous:
-            patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
-        else:
-            patch_cache_control(response, private=True, no_cache=True)
+        _cache_for(request, response, shared=anonymous, vary=("Authorization", "Cookie"))
+
+
+def _cache_for(
+    request: HttpRequest,
+    response: HttpResponse,
+    *,
+    shared: bool,
+    vary: tuple[str, ...],
+    max_age: int = PUBLIC_MAX_AGE,
+) -> None:
+    """Public for `max_age` seconds when the answer may be `shared` and is a 200 to a GET or
+    HEAD; private otherwise. A Cache-Control the view set itself is kept (downloads are
+    private, no-store). Copies vary by the request headers in `vary`."""
+    if response.has_header("Cache-Control"):
+        return
+    patch_vary_headers(response, vary)
+    if shared and request.method in ("GET", "HEAD") and response.status_code == 200:
+        patch_cache_control(response, public=True, max_age=max_age)
+    else:
+        patch_cache_control(response, private=True, no_cache=True)
 
 
 def public_when_anonymous(max_age: int = PUBLIC_MAX_AGE) -> Callable:
     """For a page every anonymous visitor sees the same in one language (browse, profiles,
     public collections): a 200 to an anonymous GET is public for `max_age` seconds, unless it
-    holds a CSRF token or sets a cookie (both the visitor's own); anything else is private.
-    Answers a view already gave a Cache-Control keep it.
+    holds a CSRF token or sets a cookie (both the visitor's own; cookies set after the view,
+    by the CSRF, session and messages middleware, are CookiesArePrivateMiddleware's);
+    anything else is private. Answers a view already gave a Cache-Control keep it.
 
     Copies vary by Cookie (the session says who is signed in; the language cookie picks the
-    language) and Accept-Language (the language without that cookie: config/i18n.py).
-    Cookies set after the view (the CSRF, session and messages middleware) are caught by
-    CookiesArePrivateMiddleware."""
+    language) and Accept-Language (the language without that cookie: config/i18n.py)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             response = view(request, *args, **kwargs)
-            if response.has_header("Cache-Control"):
-                return response
-            patch_vary_headers(response, ("Cookie", "Accept-Language"))
             shared = (
-                request.method in ("GET", "HEAD")
-                and response.status_code == 200
-                and not request.user.is_authenticated
+                not request.user.is_authenticated
                 # get_token() ran: the page holds a token bound to this visitor's cookie.
                 and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
                 and not response.cookies
             )
-            if shared:
-                patch_cache_control(response, public=True, max_age=max_age)
-            else:
-                patch_cache_control(response, private=True, no_cache=True)
+            _cache_for(
+                request,
+                response,
+                shared=shared,
+                vary=("Cookie", "Accept-Language"),
+                max_age=max_age,
+            )
             return response
 
         return wrapper
