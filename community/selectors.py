@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -31,7 +31,9 @@ from models_hub.querysets import browsing_level_of, listing_levels
 from models_hub.selectors import listed_models
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+T = TypeVar("T")
 
 
 def notifications_for(user: User) -> QuerySet[Notification]:
@@ -357,6 +359,14 @@ REVIEWS_PER_PAGE = 20
 THREADS_PER_PAGE = 20
 
 
+def _page_of(rows: Sequence[T], page: int, per_page: int) -> tuple[list[T], bool]:
+    """Page `page` (from 1) of `rows`, a list or a queryset (read once, one row past the
+    page), and whether more follow."""
+    start = (page - 1) * per_page
+    found = list(rows[start : start + per_page + 1])
+    return found[:per_page], len(found) > per_page
+
+
 def model_social(
     viewer: User | AnonymousUser,
     model: Model,
@@ -378,19 +388,17 @@ def model_social(
             (c, c.holds)
             for c in Collection.objects.filter(owner=viewer).annotate(holds=Exists(holding))[:100]
         ]
-    start = (reviews_page - 1) * REVIEWS_PER_PAGE
-    reviews = list(reviews_for(viewer, version)[start : start + REVIEWS_PER_PAGE + 1])
-    more_reviews = len(reviews) > REVIEWS_PER_PAGE
-    reviews = reviews[:REVIEWS_PER_PAGE]
+    reviews, more_reviews = _page_of(reviews_for(viewer, version), reviews_page, REVIEWS_PER_PAGE)
     my_review = None
     if signed_in and not is_owner:
         my_review = next((r for r in reviews if r.author_id == viewer.pk), None) or (
             Review.objects.filter(version=version, author=viewer).first()
-            if more_reviews or start
+            if more_reviews or reviews_page > 1
             else None
         )
-    threads = comment_thread(viewer, model=model)
-    start = (comments_page - 1) * THREADS_PER_PAGE
+    comments, more_comments = _page_of(
+        comment_thread(viewer, model=model), comments_page, THREADS_PER_PAGE
+    )
     published = ModelVersion.objects.filter(model=model, status=Status.PUBLISHED)
     up, down = reviews_by_day(published)
     return ModelSocial(
@@ -403,9 +411,9 @@ def model_social(
         reviews=reviews,
         reviews_page=reviews_page,
         more_reviews=more_reviews,
-        comments=threads[start : start + THREADS_PER_PAGE],
+        comments=comments,
         comments_page=comments_page,
-        more_comments=len(threads) > start + THREADS_PER_PAGE,
+        more_comments=more_comments,
         my_reactions=my_reactions(viewer, images) if images else {},
         downloads=downloads_by_day(published),
         reviews_up=up,
