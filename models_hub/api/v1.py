@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
@@ -66,10 +67,9 @@ def read_endpoint(operation_id: str, summary: str, *, method: str = "GET", **ope
     return wrap
 
 
-def _visible_versions(request: Request, versions=None) -> list[ModelVersion]:
-    """`versions` (default: every version the caller may see) with what version_json shows,
+def _with_what_json_shows(request: Request, versions: QuerySet) -> list[ModelVersion]:
+    """`versions` (already kept to what the caller may see) with what version_json shows,
     images within the caller's browsing level."""
-    versions = ModelVersion.objects.visible_to(request.user) if versions is None else versions
     found = list(queries.with_files(versions))
     queries.attach_images(found, browsing_level_of(request.user), each=None)
     return found
@@ -169,13 +169,12 @@ def model_detail(request: Request, model_id: int) -> Response:
     responses={200: schema.VersionSchema, **schema.ERRORS, **schema.NOT_FOUND},
 )
 def version_detail(request: Request, version_id: int) -> Response:
-    found = _visible_versions(
+    found = _with_what_json_shows(
         request, ModelVersion.objects.visible_to(request.user).filter(pk=version_id)
     )
-    version = found[0] if found else None
-    if version is None:
+    if not found:
         return Response({"error": f"No version with id {version_id}"}, status=404)
-    return Response(version_json(request, version))
+    return Response(version_json(request, found[0]))
 
 
 @read_endpoint(
@@ -196,11 +195,10 @@ def version_by_hash(request: Request, file_hash: str) -> Response:
         return Response({"error": "Give a file hash: 8 to 64 hexadecimal characters."}, status=400)
     # versions_by_file_hash keeps what the caller may see, newest first.
     found = versions_by_file_hash(file_hash, request.user)
-    versions = _visible_versions(request, found[:1])
+    versions = _with_what_json_shows(request, found[:1])
     if not versions:
         return Response({"error": "Model not found"}, status=404)
-    version = versions[0]
-    return Response(version_json(request, version))
+    return Response(version_json(request, versions[0]))
 
 
 @read_endpoint(
@@ -227,7 +225,7 @@ def versions_by_hashes(request: Request) -> Response:
     bad = [h for h in hashes if not _HEX.match(h.strip())]
     if bad:
         raise BadParam(f"“{bad[0][:70]}” is not a file hash: 8 to 64 hexadecimal characters.")
-    versions = _visible_versions(request, versions_by_file_hashes(hashes, request.user))
+    versions = _with_what_json_shows(request, versions_by_file_hashes(hashes, request.user))
     return Response([version_json(request, version) for version in versions])
 
 
