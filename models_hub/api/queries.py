@@ -66,9 +66,9 @@ def _version_files(*, primary_file_only: bool = False) -> Prefetch:
 
 def attach_images(versions: Iterable[ModelVersion], levels: int, *, each: int | None) -> None:
     """Give each version `api_images`: its images within `levels`, in gallery order, at most
-    `each` (None: all), as rows (dicts of IMAGE_FIELDS) for shapes.image_json. One query for all the
-    versions. Rows, not model instances: a page of 100 models shows about 4,500 images, and
-    building an instance and a FieldFile for each took longer than the query
+    `each` (None: all), as rows (dicts of IMAGE_FIELDS) for shapes.image_json. One query
+    for all the versions. Rows, not model instances: a page of 100 models shows about 4,500
+    images, and building an instance and a FieldFile for each took longer than the query
     (docs/PERFORMANCE.md)."""
     versions = list(versions)
     if not versions:
