@@ -46,8 +46,11 @@ IMAGE_ORDERS = {
 PERIODS = {"AllTime": None, "Year": 365, "Month": 30, "Week": 7, "Day": 1}
 # Civitai's commercial names, as ranks of ours ("RentCivit" is renting on the site itself).
 COMMERCIAL_RANKS = {"Image": 1, "RentCivit": 2, "Rent": 2, "Sell": 3}
-IMAGES_PER_LISTED_VERSION = 10
-IMAGES_PER_VERSION = 100
+# Each version's first images in gallery order, as Civitai's API gives them (its
+# `imagesPerVersion`: 10 in lists, in a model and in a version alike); the whole gallery is
+# /api/v1/images?modelVersionId=. A version can hold hundreds, and shaping them all was most
+# of a by-hash lookup (docs/PERFORMANCE.md).
+IMAGES_PER_VERSION = 10
 
 
 def _since(params: ApiParams, column: str) -> Q:
@@ -64,24 +67,30 @@ def _version_files(*, primary_file_only: bool = False) -> Prefetch:
     return Prefetch("files", queryset=files)
 
 
-def attach_images(versions: Iterable[ModelVersion], levels: int, *, each: int | None) -> None:
-    """Give each version `api_images`: its images within `levels`, in gallery order, at most
-    `each` (None: all), as rows (dicts of IMAGE_FIELDS) for shapes.image_json. One query
-    for all the versions. Rows, not model instances: a page of 100 models shows about 4,500
+def attach_images(versions: Iterable[ModelVersion], levels: int) -> None:
+    """Give each version `api_images`: its first IMAGES_PER_VERSION images within `levels`,
+    in gallery order, as rows (dicts of IMAGE_FIELDS) for shapes.image_json. One query for
+    all the versions. Rows, not model instances: a page of 100 models shows about 4,500
     images, and building an instance and a FieldFile for each took longer than the query
     (docs/PERFORMANCE.md)."""
     versions = list(versions)
     if not versions:
         return
-    rows = GalleryImage.objects.within_levels(levels).filter(
-        version__in=[version.pk for version in versions]
-    )
-    if each is not None:
+    rows = GalleryImage.objects.within_levels(levels)
+    if len(versions) == 1:
+        # A plain LIMIT: numbering the rows as below cost a by-hash lookup a millisecond.
+        rows = rows.filter(version=versions[0].pk).order_by("position", "id")
+        rows = rows[:IMAGES_PER_VERSION]
+    else:
         place = Window(RowNumber(), partition_by=F("version_id"), order_by=(F("position"), F("id")))
-        rows = rows.annotate(place=place).filter(place__lte=each)
-    rows = rows.order_by("version_id", "position", "id").values(*IMAGE_FIELDS)
+        rows = (
+            rows.filter(version__in=[version.pk for version in versions])
+            .annotate(place=place)
+            .filter(place__lte=IMAGES_PER_VERSION)
+            .order_by("version_id", "position", "id")
+        )
     by_version = defaultdict(list)
-    for row in rows:
+    for row in rows.values(*IMAGE_FIELDS):
         by_version[row["version_id"]].append(row)
     for version in versions:
         version.api_images = by_version[version.pk]
@@ -105,9 +114,9 @@ def versions_prefetch(user, *, primary_file_only: bool = False) -> Prefetch:
     return Prefetch("versions", queryset=versions, to_attr="api_versions")
 
 
-def attach_model_images(models: Iterable[Model], levels: int, *, each: int | None) -> None:
+def attach_model_images(models: Iterable[Model], levels: int) -> None:
     """`attach_images` for the versions of `models` (prefetched by versions_prefetch)."""
-    attach_images((v for model in models for v in model.api_versions), levels, each=each)
+    attach_images((v for model in models for v in model.api_versions), levels)
 
 
 @dataclass
@@ -221,7 +230,7 @@ def model_with_versions(user, model_id: int) -> Model | None:
         .first()
     )
     if model is not None:
-        attach_model_images([model], browsing_level_of(user), each=IMAGES_PER_VERSION)
+        attach_model_images([model], browsing_level_of(user))
     return model
 
 

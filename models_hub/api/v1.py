@@ -71,7 +71,7 @@ def _with_what_json_shows(request: Request, versions: QuerySet) -> list[ModelVer
     """`versions` (already kept to what the caller may see) with what version_json shows,
     images within the caller's browsing level."""
     found = list(queries.with_files(versions))
-    queries.attach_images(found, browsing_level_of(request.user), each=None)
+    queries.attach_images(found, browsing_level_of(request.user))
     return found
 
 
@@ -101,7 +101,7 @@ class ModelsCollection(APIView):
             # Civitai pages by number unless a cursor is given or a text query is searched.
             pages_by_default=not search.query,
         )
-        queries.attach_model_images(models, search.levels, each=queries.IMAGES_PER_LISTED_VERSION)
+        queries.attach_model_images(models, search.levels)
         items = [model_json(request, model, model.api_versions) for model in models]
         return Response({"items": items, "metadata": metadata})
 

@@ -128,3 +128,20 @@ def test_a_client_with_no_key_that_sends_its_empty_variable_is_anonymous(empty):
     assert response.status_code == 200
     download = Client().get(f"/api/download/models/{version.pk}", HTTP_AUTHORIZATION="Bearer None")
     assert download.status_code != 401
+
+
+def test_a_version_shows_its_first_ten_images_in_gallery_order_and_the_images_list_all():
+    """Civitai's imagesPerVersion: ten in a version, by hash and in a model alike."""
+    version = _published_version()
+    version.images.all().delete()
+    # Gallery order is by position; created in reverse so id order would differ.
+    images = [ImageFactory(version=version, position=14 - n) for n in range(14)]
+    first_ten = [image.pk for image in sorted(images, key=lambda i: i.position)][:10]
+    client = Client()
+    by_id = client.get(f"/api/v1/model-versions/{version.pk}").json()
+    by_hash = client.get(f"/api/v1/model-versions/by-hash/{SHA}").json()
+    in_model = client.get(f"/api/v1/models/{version.model_id}").json()["modelVersions"][0]
+    for shown in (by_id, by_hash, in_model):
+        assert [image["id"] for image in shown["images"]] == first_ten
+    listed = client.get(f"/api/v1/images?modelVersionId={version.pk}&limit=100").json()
+    assert {image["id"] for image in listed["items"]} == {image.pk for image in images}
