@@ -78,7 +78,7 @@ def database_from_url(url: str, base_dir: os.PathLike[str] | str) -> dict[str, o
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "config.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
             "USER": unquote(parsed.username or ""),
             "PASSWORD": unquote(parsed.password or ""),

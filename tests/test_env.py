@@ -154,7 +154,7 @@ def test_sqlite_waits_for_locks_and_uses_wal(tmp_path):
 
 def test_postgres_url_is_parsed_with_unquoted_password(tmp_path):
     db = database_from_url("postgres://u:p%40ss@h:5433/name", tmp_path)
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "config.postgresql"
     assert db["USER"] == "u"
     assert db["PASSWORD"] == "p@ss"
     assert db["HOST"] == "h"
@@ -167,7 +167,7 @@ def test_postgres_url_is_parsed_with_unquoted_password(tmp_path):
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql", "pgsql"])
 def test_postgres_scheme_aliases(tmp_path, scheme):
     db = database_from_url(f"{scheme}://user@db.internal/hub", tmp_path)
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "config.postgresql"
     assert db["NAME"] == "hub"
     assert db["PORT"] == ""
     assert db["PASSWORD"] == ""
