@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -28,12 +28,10 @@ from community.models import (
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import DownloadDay, GalleryImage, Model, ModelVersion
 from models_hub.querysets import browsing_level_of, listing_levels
-from models_hub.selectors import listed_models
+from models_hub.selectors import listed_models, page_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-
-T = TypeVar("T")
+    from collections.abc import Iterable
 
 
 def notifications_for(user: User) -> QuerySet[Notification]:
@@ -359,14 +357,6 @@ REVIEWS_PER_PAGE = 20
 THREADS_PER_PAGE = 20
 
 
-def _page_of(rows: Sequence[T], page: int, per_page: int) -> tuple[list[T], bool]:
-    """Page `page` (from 1) of `rows`, a list or a queryset (read once, one row past the
-    page), and whether more follow."""
-    start = (page - 1) * per_page
-    found = list(rows[start : start + per_page + 1])
-    return found[:per_page], len(found) > per_page
-
-
 def model_social(
     viewer: User | AnonymousUser,
     model: Model,
@@ -388,7 +378,7 @@ def model_social(
             (c, c.holds)
             for c in Collection.objects.filter(owner=viewer).annotate(holds=Exists(holding))[:100]
         ]
-    reviews, more_reviews = _page_of(reviews_for(viewer, version), reviews_page, REVIEWS_PER_PAGE)
+    reviews, more_reviews = page_of(reviews_for(viewer, version), reviews_page, REVIEWS_PER_PAGE)
     my_review = None
     if signed_in and not is_owner:
         my_review = next((r for r in reviews if r.author_id == viewer.pk), None) or (
@@ -396,7 +386,7 @@ def model_social(
             if more_reviews or reviews_page > 1
             else None
         )
-    comments, more_comments = _page_of(
+    comments, more_comments = page_of(
         comment_thread(viewer, model=model), comments_page, THREADS_PER_PAGE
     )
     published = ModelVersion.objects.filter(model=model, status=Status.PUBLISHED)

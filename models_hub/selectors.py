@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
@@ -20,9 +20,13 @@ from models_hub.querysets import listing_levels
 from moderation.selectors import VersionChecks, version_checks, version_credits
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from django.contrib.auth.models import AnonymousUser
 
     from community.models import User
+
+T = TypeVar("T")
 
 SORTS = {
     "newest": ("-published_at", "-id"),
@@ -30,7 +34,10 @@ SORTS = {
     "likes": ("-like_count", "-id"),
 }
 SEARCH_CONFIG = "simple"
-MAX_GALLERY_ON_PAGE = 100
+# A model page shows a version's gallery a page at a time (`?images=N`): the most downloaded
+# seeded model had 128 images, and rendering 100 of them was a third of its page
+# (docs/PERFORMANCE.md).
+IMAGES_PER_PAGE = 24
 
 
 @dataclass
@@ -217,7 +224,9 @@ class ModelPage:
     versions: list[ModelVersion]
     version: ModelVersion
     files: list[ModelFile]
-    images: list[GalleryImage]
+    images: list[GalleryImage]  # a page of the version's gallery
+    images_page: int
+    more_images: bool
     parents: list[VersionParent]
     visible_parent_ids: set[int]
     is_owner: bool
@@ -246,7 +255,19 @@ class ModelPage:
         ]
 
 
-def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
+def page_of(rows: Sequence[T], page: int, per_page: int) -> tuple[list[T], bool]:
+    """Page `page` (from 1) of `rows`, a list or a queryset (read once, one row past the
+    page), and whether more follow."""
+    start = (page - 1) * per_page
+    found = list(rows[start : start + per_page + 1])
+    return found[:per_page], len(found) > per_page
+
+
+def model_page(
+    user: User, model_id: int, version_id: int | None, *, images_page: int = 1
+) -> ModelPage:
+    """The model with the version to show (`version_id`, or the newest the user may see),
+    and page `images_page` (from 1) of that version's gallery."""
     model = (
         Model.objects.visible_to(user)
         .select_related("owner", "license")
@@ -283,10 +304,12 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
             .filter(pk__in=parent_ids)
             .values_list("pk", flat=True)
         )
-    images = list(
+    images, more_images = page_of(
         GalleryImage.objects.filter(version=version)
         .within_levels(listing_levels(user))
-        .order_by("position", "id")[:MAX_GALLERY_ON_PAGE]
+        .order_by("position", "id"),
+        images_page,
+        IMAGES_PER_PAGE,
     )
     is_owner = user.is_authenticated and model.owner_id == user.pk
     # The checks' findings are for the owner and staff; everyone else needs only the credits.
@@ -299,6 +322,8 @@ def model_page(user: User, model_id: int, version_id: int | None) -> ModelPage:
         version=version,
         files=list(ModelFile.objects.filter(version=version).order_by("-is_primary", "id")),
         images=images,
+        images_page=images_page,
+        more_images=more_images,
         parents=parents,
         visible_parent_ids=visible_parent_ids,
         is_owner=is_owner,

@@ -102,7 +102,9 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     if raw_version and version_id is None:
         raise Http404("No such version.")
     try:
-        page = model_page(request.user, pk, version_id)
+        page = model_page(
+            request.user, pk, version_id, images_page=_page_number(request.GET.get("images"))
+        )
     except Http404:
         removed = _removed_page(request, pk, version_id)
         if removed is None:
@@ -123,8 +125,8 @@ def model_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     return render(request, "models_hub/detail.html", {"p": page, "social": social})
 
 
-# Deeper pages of reviews or comments than this are treated as the first (a link nobody
-# follows by hand, and an offset that grows with it).
+# Deeper pages of images, reviews or comments than this are treated as the first (a link
+# nobody follows by hand, and an offset that grows with it).
 MAX_DISCUSSION_PAGE = 500
 
 

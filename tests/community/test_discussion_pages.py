@@ -1,7 +1,8 @@
-"""The model page shows reviews and comment threads a page at a time (community.selectors
-REVIEWS_PER_PAGE, THREADS_PER_PAGE): each review and thread on exactly one page, links both
-ways that keep the version, the same number of queries on every page, and nonsense page
-numbers read as the first page."""
+"""The model page shows its gallery, reviews and comment threads a page at a time
+(models_hub.selectors IMAGES_PER_PAGE, community.selectors REVIEWS_PER_PAGE and
+THREADS_PER_PAGE): each image, review and thread on exactly one page, links both ways that
+keep the version, the same number of queries on every page, and nonsense page numbers read
+as the first page."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from community import services
 from community.selectors import REVIEWS_PER_PAGE, THREADS_PER_PAGE
-from tests.factories import UserFactory, published_model
+from models_hub.selectors import IMAGES_PER_PAGE
+from tests.factories import ImageFactory, UserFactory, published_model
 
 pytestmark = pytest.mark.django_db
 
@@ -37,15 +39,22 @@ def _found(html: str, word: str) -> list[str]:
     return re.findall(rf"{word}-\d\d", html)
 
 
+def _gallery(html: str) -> list[str]:
+    """The image pages the gallery links to, in order."""
+    section = html.split('id="gallery"')[1].split("</section>")[0]
+    return re.findall(r'href="/images/(\d+)/"', section)
+
+
 def _walk(client, url: str, param: str, word: str) -> tuple[list[str], list[int]]:
-    """Follow the 'next' links of `param` from the first page; what each page shows, and
-    the number of queries each page took."""
+    """Follow the 'next' links of `param` from the first page; what each page shows (the
+    words numbered like `word`-07, or with "gallery" the images), and the number of
+    queries each page took."""
     seen, queries = [], []
     while url:
         with CaptureQueriesContext(connection) as ctx:
             html = client.get(url).content.decode()
         queries.append(len(ctx.captured_queries))
-        seen += _found(html, word)
+        seen += _gallery(html) if word == "gallery" else _found(html, word)
         link = re.search(rf'href="\?([^"]*)#{param}" rel="next"', html)
         url = f"{url.split('?')[0]}?{link.group(1).replace('&amp;', '&')}" if link else ""
     return seen, queries
@@ -94,3 +103,21 @@ def test_a_page_past_the_end_says_so(discussed, client):
     html = client.get(discussed.get_absolute_url(), {"reviews": 9, "comments": 9}).content.decode()
     assert "No more reviews." in html and "No more comments." in html
     assert _found(html, "review") == [] and _found(html, "thread") == []
+
+
+def test_the_gallery_comes_in_its_order_a_page_at_a_time(owner, client):
+    model = published_model(owner=owner, name="Many Pictures")
+    version = model.versions.get()
+    version.images.all().delete()
+    # Positions run backwards against ids, so id order would read differently.
+    count = IMAGES_PER_PAGE * 2 + 3
+    images = [ImageFactory(version=version, position=count - n) for n in range(count)]
+    in_order = [str(image.pk) for image in sorted(images, key=lambda image: image.position)]
+    url = model.get_absolute_url()
+    seen, queries = _walk(client, url, "gallery", "gallery")
+    assert seen == in_order
+    assert len(queries) == 3 and len(set(queries)) == 1, queries
+    second = client.get(url, {"images": 2, "version": version.pk}).content.decode()
+    assert f'href="?images=1&amp;version={version.pk}#gallery" rel="prev"' in second
+    past = client.get(url, {"images": 9}).content.decode()
+    assert _gallery(past) == [] and "No more sample images." in past
