@@ -4,7 +4,7 @@ own loader."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -41,4 +41,4 @@ def test_a_datetime_reads_back_as_the_same_instant_in_the_connections_zone(offse
     with connection.cursor() as cursor:  # raw SQL too, and a date far from today
         cursor.execute("SELECT '0001-01-01 00:00:00+00'::timestamptz, NULL::timestamptz")
         early, nothing = cursor.fetchone()
-    assert early == datetime(1, 1, 1, tzinfo=timezone.utc) and nothing is None
+    assert early == datetime(1, 1, 1, tzinfo=UTC) and nothing is None
