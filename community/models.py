@@ -155,6 +155,12 @@ class Review(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "author"], name="review_once_per_version")
         ]
+        indexes = [
+            # A model page shows a version's newest reviews 20 at a time. Without it,
+            # PostgreSQL joined all of the most reviewed version's 1,606 reviews to their
+            # authors and sorted them: 11 ms of SQL, against 0.07 ms (docs/PERFORMANCE.md).
+            models.Index(fields=["version", "-created_at", "-id"], name="review_version_newest")
+        ]
 
     def __str__(self) -> str:
         verdict = "recommends" if self.recommended else "does not recommend"

@@ -136,6 +136,7 @@ class ThreadedComment:
 
 
 MAX_COMMENTS_ON_PAGE = 500
+_COMMENT_COLUMNS = [field.name for field in Comment._meta.concrete_fields]
 
 
 def comment_thread(
@@ -145,7 +146,13 @@ def comment_thread(
     are left out except for their author and staff; removed ones keep their place (empty)
     when they have replies; a banned member's comments are gone."""
     comments = Comment.objects.filter(model=model) if model else Comment.objects.filter(image=image)
-    comments = comments.filter(author__is_active=True).select_related("author")
+    # Of the author, only what a comment shows (_comment.html): a model page reads up to
+    # 500 comments, and reading their authors' whole rows was about a quarter of it.
+    comments = (
+        comments.filter(author__is_active=True)
+        .select_related("author")
+        .only(*_COMMENT_COLUMNS, "author__username", "author__avatar")
+    )
     if not (viewer.is_authenticated and viewer.is_staff):
         shown = Q(hidden=False)
         if viewer.is_authenticated:
