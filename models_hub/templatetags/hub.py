@@ -3,11 +3,18 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import pgettext
 
+from models_hub.cards import render_cards
 from models_hub.choices import NsfwLevel
 from models_hub.markdown import render_markdown
 from models_hub.querysets import browsing_level_of
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def model_cards(context, models):
+    """The cards of a list of models (models_hub/cards.py keeps them a minute)."""
+    return render_cards(models, context["user"])
 
 
 @register.filter
