@@ -16,6 +16,9 @@ Seed the database first (`manage.py seed_large`). The script:
    inside a transaction that is rolled back, and reports app time / SQL time.
 
 Figures go to stdout as a Markdown table (and JSON with --json) for docs/PERFORMANCE.md.
+
+With --in-process there is no server and no wrk: each endpoint is timed in this process
+(minimum and median of 9 calls after 6), what the view, templates and SQL cost.
 """
 
 from __future__ import annotations
@@ -176,6 +179,23 @@ def sql_of(path: str) -> tuple[int, list[str], int]:
     return response.status_code, statements, len(statements)
 
 
+def time_in_process(path: str, *, warm: int = 6, timed: int = 9) -> tuple[int, list[float]]:
+    """An anonymous GET of `path` in this process: its status and the sorted ms of `timed`
+    calls after `warm` ones (caches filled, connection open). No server, no network: what
+    the view, the templates and the SQL cost."""
+    from django.test import Client
+
+    client = Client()
+    for _ in range(warm):
+        client.get(path)
+    timings = []
+    for _ in range(timed):
+        started = time.perf_counter()
+        response = client.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+    return response.status_code, sorted(timings)
+
+
 def time_sql(statements: list[str], repeats: int) -> float:
     """Median ms of running `statements` one after another, alone, rolled back after."""
     from django.db import connection, transaction
@@ -234,12 +254,15 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--sql-repeats", type=int, default=20)
     parser.add_argument("--only", default="", help="run the endpoints whose name has this")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no server: time each endpoint in this process (django.test.Client)",
+    )
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("Give a PostgreSQL DATABASE_URL (the seeded database).")
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
     static = tempfile.mkdtemp(prefix="modelhub-load-static-")
     env = _server_env(args.database_url, static, args.redis_url)
@@ -249,6 +272,14 @@ def main() -> None:
     )  # fmt: skip
     _setup_django(env)
     paths = {k: v for k, v in targets().items() if args.only in k}
+    if args.in_process:
+        for name, path in paths.items():
+            status, timings = time_in_process(path)
+            median = statistics.median(timings)
+            print(f"{name}: {status}; min {timings[0]:.1f} ms, median {median:.1f} ms")
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
     with Gunicorn(env, args.workers, args.port):
         results = []
         for name, path in paths.items():
