@@ -4,6 +4,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 
 import pytest
 from django.conf import settings
@@ -114,6 +115,38 @@ def on_disk(settings):
         path.write_bytes(content)
 
     return write
+
+
+@pytest.fixture
+def kept(settings):
+    """Lists keep what they may for a minute (tests/settings.py turns it off), in a fresh
+    memory cache."""
+    from django.core.cache import cache
+
+    settings.HUB_LIST_CACHE_SECONDS = 60
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache is a real Redis client pointed at a port where nothing listens, as when
+    Redis is down."""
+    from django.core.cache import caches
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]  # free once closed: nothing listens there
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{dead_port}/0",
+        }
+    }
+    yield
+    caches["default"].close()
 
 
 # A real Celery worker process (tests/workers.py), for integration tests and browser journeys.

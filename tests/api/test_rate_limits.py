@@ -53,29 +53,14 @@ def test_a_key_has_its_own_limit_whatever_address_it_calls_from(settings, addres
     assert Client(REMOTE_ADDR=address).get("/api/v1/models").status_code == 200
 
 
-def test_with_redis_unreachable_the_api_and_downloads_still_answer(settings, address, caplog):
-    """A real Redis client pointed at a port where nothing listens, as when Redis is down."""
-    import socket
-
-    from django.core.cache import caches
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_port = probe.getsockname()[1]  # free once closed: nothing listens there
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{dead_port}/0",
-        }
-    }
+def test_with_redis_unreachable_the_api_and_downloads_still_answer(
+    settings, address, redis_down, caplog
+):
     settings.HUB_API_REQUESTS_PER_MINUTE_PER_ADDRESS = 1
     settings.HUB_DOWNLOAD_ACCEL_PREFIX = "/internal/"  # the proxy sends the bytes
-    try:
-        client = Client(REMOTE_ADDR=address)
-        version = published_model().versions.get()
-        assert [client.get("/api/v1/models").status_code for _ in range(3)] == [200] * 3
-        download = client.get(f"/api/download/models/{version.pk}")
-        assert download.status_code == 200 and download["X-Accel-Redirect"].startswith("/internal/")
-    finally:
-        caches["default"].close()
+    client = Client(REMOTE_ADDR=address)
+    version = published_model().versions.get()
+    assert [client.get("/api/v1/models").status_code for _ in range(3)] == [200] * 3
+    download = client.get(f"/api/download/models/{version.pk}")
+    assert download.status_code == 200 and download["X-Accel-Redirect"].startswith("/internal/")
     assert "the cache is unreachable" in caplog.text
