@@ -347,6 +347,21 @@ def test_dates_and_numbers_follow_the_language():
         assert chart([9_000]).tick_labels[1] == "2,5k"
 
 
+def test_formatted_dates_and_numbers_are_kept_per_language():
+    """charts.py keeps the texts it formats: each language gets its own, in any order."""
+    values = [1234.5, 0, 5]
+    expected = [
+        ("en", "November 1", "1,234.5"),
+        ("de", "1. November", "1.234,5"),
+        ("ja", "11月1日", "1,234.5"),
+        ("en", "November 1", "1,234.5"),
+    ]
+    for language, day, number in expected:
+        with translation.override(language):
+            desc = chart(values, decimals=1).desc
+        assert day in desc and number in desc, (language, desc)
+
+
 def test_the_template_tag_draws_a_chart():
     html = Template(
         '{% load charts %}{% daily_chart "Downloads per day" days values name="Downloads" %}'
