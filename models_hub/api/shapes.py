@@ -62,12 +62,25 @@ def picture_url(request: Request, name: str) -> str:
     return make(name)
 
 
+def download_url(request: Request, version_id: int) -> str:
+    """The absolute URL that downloads a version's primary file. A page of 100 models gives
+    about 950 of them: the URL's pattern is reversed and made absolute once per request,
+    not each time (reverse and build_absolute_uri took 15 ms of that page)."""
+    make = getattr(request, "_download_url", None)
+    if make is None:
+        marker = 2_000_000_001  # an id no row has: it marks where the id goes
+        pattern = absolute(request, reverse("models_hub:download", args=[marker]))
+        head, _, tail = pattern.rpartition(str(marker))
+        make = request._download_url = lambda version_id: f"{head}{version_id}{tail}"
+    return make(version_id)
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
 def file_json(request: Request, f: ModelFile) -> dict:
-    download = reverse("models_hub:download", args=[f.version_id])
+    download = download_url(request, f.version_id)
     if not f.is_primary:
         # The primary file's URL is the version's own: civitdl finds the file it downloaded
         # (and its hashes) by that equality.
@@ -84,7 +97,7 @@ def file_json(request: Request, f: ModelFile) -> dict:
         "virusScanMessage": None,
         "scannedAt": _iso(f.scanned_at),
         "hashes": f.hashes,
-        "downloadUrl": absolute(request, download),
+        "downloadUrl": download,
         "primary": f.is_primary,
     }
 
@@ -165,7 +178,7 @@ def _version_fields(request: Request, version: ModelVersion, owner: str) -> dict
         "files": [file_json(request, f) for f in version.files.all()],
         # Rows set by queries.attach_images, within the levels the caller may see.
         "images": [image_json(request, image, owner) for image in version.api_images],
-        "downloadUrl": absolute(request, reverse("models_hub:download", args=[version.pk])),
+        "downloadUrl": download_url(request, version.pk),
     }
 
 
