@@ -1,5 +1,6 @@
 """What every JSON API of the site shares: errors as {"error": "..."}, as Civitai's API and
-its clients expect, with the status DRF chose (401 for a bad key, never an HTML login page)."""
+its clients expect, with the status DRF chose (401 for a bad key, never an HTML login page).
+The JSON itself is written by config/renderers.py."""
 
 from __future__ import annotations
 

@@ -270,7 +270,7 @@ LOGGING = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.FastJSONRenderer"],
     # The key first: DRF takes the first class's WWW-Authenticate, so a bad key is a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "community.api_auth.ApiKeyAuthentication",
