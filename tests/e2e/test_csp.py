@@ -133,6 +133,9 @@ def test_the_main_pages_break_no_rule_of_the_content_security_policy(page):
     violations.visit("/moderation/")
     violations.visit(f"/moderation/items/{item.pk}/")
     evidence = page.locator("main img").first
-    assert evidence.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Loaded (a blocked image never is), not only present: reading it at once raced its bytes.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=evidence.element_handle()
+    )
 
     assert violations.found == []

@@ -61,7 +61,10 @@ def test_a_moderator_approves_a_held_version_and_the_owner_is_told(page, screens
     assert page.get_by_text("A face looks like Someone Famous").first.is_visible()
     evidence = page.get_by_role("img", name=f"Image {image.pk}").first
     evidence.wait_for()
-    assert evidence.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Loaded, not only shown: waiting for the element alone raced the image's bytes.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=evidence.element_handle()
+    )
     page.get_by_role("button", name="Claim this item").click()
     page.get_by_text("claimed by mod").wait_for()
 
