@@ -27,7 +27,7 @@ from community.models import (
 )
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import DownloadDay, GalleryImage, Model, ModelVersion
-from models_hub.querysets import browsing_level_of, listing_levels
+from models_hub.querysets import above_browsing_level, listing_levels
 from models_hub.selectors import listed_models, page_of
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def image_page(viewer: User | AnonymousUser, image_id: int) -> ImagePage:
     model = version.model
     is_owner = viewer.is_authenticated and model.owner_id == viewer.pk
     privileged = is_owner or (viewer.is_authenticated and viewer.is_staff)
-    above = bool(image.nsfw_level & ~browsing_level_of(viewer))
+    above = above_browsing_level(image.nsfw_level, viewer)
     if above and not privileged and image.nsfw_level & ~listing_levels(viewer):
         raise Http404("No such image.")
     return ImagePage(

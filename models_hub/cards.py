@@ -30,7 +30,7 @@ from django.utils.translation import get_language
 
 from config.clients import cache_errors
 from models_hub.models import Model
-from models_hub.querysets import browsing_level_of
+from models_hub.querysets import above_browsing_level
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def render_cards(models: Iterable[Model], user) -> SafeString:
     models = list(models)
     if not models:
         return mark_safe("")
-    level = browsing_level_of(user)
-    keys = [_card_key(model, level) for model in models]
+    keys = [_card_key(model, user) for model in models]
     seconds = settings.HUB_LIST_CACHE_SECONDS
     kept = _get_many(keys) if seconds > 0 else {}
     template = get_template(CARD_TEMPLATE)
@@ -60,7 +59,7 @@ def render_cards(models: Iterable[Model], user) -> SafeString:
     return mark_safe("".join(cards))  # noqa: S308 (each card is the template's escaped output)
 
 
-def _card_key(model: Model, level: int) -> str:
+def _card_key(model: Model, user) -> str:
     cover = model.cover_image
     newest = model.visible_versions[0] if model.visible_versions else None
     shown = (
@@ -80,7 +79,7 @@ def _card_key(model: Model, level: int) -> str:
             cover.height,
             cover.blurhash,
             cover.nsfw_level,
-            bool(cover.nsfw_level & ~level),  # blurred for this visitor
+            above_browsing_level(cover.nsfw_level, user),  # blurred for this visitor
         )
         if cover
         else None,

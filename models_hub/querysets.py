@@ -34,6 +34,12 @@ def browsing_level_of(user: User | AnonymousUser) -> int:
     return user.browsing_level or NsfwLevel.PG
 
 
+def above_browsing_level(nsfw_level: int, user: User | AnonymousUser) -> bool:
+    """Whether content of this rating holds a level `user` did not choose to see (a list
+    that fetched it shows them a placeholder; the picture itself is not served)."""
+    return bool((nsfw_level or 0) & ~browsing_level_of(user))
+
+
 def listing_levels(user: User | AnonymousUser) -> int:
     """The ratings a list or gallery fetches for `user`: their browsing level, or, for someone
     who asked to see content above it blurred, every viewable rating; templates then show

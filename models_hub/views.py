@@ -39,7 +39,7 @@ from models_hub.keyset import keyset_page
 from models_hub.list_cache import CachedCountPaginator
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion
 from models_hub.params import parse_id
-from models_hub.querysets import browsing_level_of
+from models_hub.querysets import above_browsing_level, browsing_level_of
 from models_hub.ranges import Unsatisfiable, attachment_header, iter_span, parse_range
 from models_hub.selectors import SORTS, BrowseFilters, browse_models, model_page, popular_tags
 from models_hub.services import download_record, model_upload
@@ -443,8 +443,8 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     if image is None:
         raise Http404
     is_owner = request.user.is_authenticated and image.version.model.owner_id == request.user.pk
-    if not (is_owner or request.user.is_staff) and image.nsfw_level & ~browsing_level_of(
-        request.user
+    if not (is_owner or request.user.is_staff) and above_browsing_level(
+        image.nsfw_level, request.user
     ):
         raise Http404
     try:

@@ -6,7 +6,7 @@ from django.utils.translation import pgettext
 from models_hub.cards import render_cards
 from models_hub.choices import NsfwLevel
 from models_hub.markdown import render_markdown
-from models_hub.querysets import browsing_level_of
+from models_hub.querysets import above_browsing_level
 
 register = template.Library()
 
@@ -29,9 +29,8 @@ def nsfw_labels(mask: int) -> str:
 
 @register.filter
 def above_level(nsfw_level: int, user) -> bool:
-    """Whether content of this rating is above what `user` chose to see (so a list that
-    fetched it, for someone who asked for such content blurred, shows a placeholder)."""
-    return bool((nsfw_level or 0) & ~browsing_level_of(user))
+    """querysets.above_browsing_level, for templates."""
+    return above_browsing_level(nsfw_level, user)
 
 
 @register.filter
