@@ -18,21 +18,17 @@ With S3, a card holds signed picture URLs: they outlive the minute a card is kep
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
-from django.core.cache import cache as shared_cache
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from config.clients import cache_errors
+from models_hub.list_cache import kept_each
 from models_hub.models import Model
 from models_hub.querysets import above_browsing_level
-
-log = logging.getLogger(__name__)
 
 CARD_TEMPLATE = "models_hub/_card.html"
 # The card and what it includes: a change to any of them (a deploy) makes new keys.
@@ -42,20 +38,12 @@ CARD_TEMPLATES = (CARD_TEMPLATE, "models_hub/_image.html", "community/_thumb.htm
 def render_cards(models: Iterable[Model], user) -> SafeString:
     """The cards of `models` (as listed_models fetched them) for `user`, in order."""
     models = list(models)
-    if not models:
-        return mark_safe("")
-    keys = [_card_key(model, user) for model in models]
-    seconds = settings.HUB_LIST_CACHE_SECONDS
-    kept = _get_many(keys) if seconds > 0 else {}
     template = get_template(CARD_TEMPLATE)
-    cards, made = [], {}
-    for key, model in zip(keys, models, strict=True):
-        html = kept.get(key)
-        if html is None:
-            html = made[key] = template.render({"m": model, "user": user})
-        cards.append(html)
-    if made and seconds > 0:
-        _set_many(made, seconds)
+    cards = kept_each(
+        [_card_key(model, user) for model in models],
+        lambda i: template.render({"m": models[i], "user": user}),
+        what="Card",
+    )
     return mark_safe("".join(cards))  # noqa: S308 (each card is the template's escaped output)
 
 
@@ -96,18 +84,3 @@ def _templates_digest() -> bytes:
     for name in CARD_TEMPLATES:
         digest.update(get_template(name).template.source.encode())
     return digest.digest()
-
-
-def _get_many(keys: list[str]) -> dict[str, str]:
-    try:
-        return shared_cache.get_many(keys)
-    except cache_errors() as error:  # the cache is away: render them all, as without one
-        log.warning("Card cache unreachable (%s)", error)
-        return {}
-
-
-def _set_many(cards: dict[str, str], seconds: int) -> None:
-    try:
-        shared_cache.set_many(cards, seconds)
-    except cache_errors() as error:
-        log.warning("Card cache unreachable (%s)", error)

@@ -1,6 +1,7 @@
-"""Figures that lists show, costly to compute exactly and harmless when a minute old: how
-many models a filter matches, and the popular tags. Kept in the cache (Redis in production,
-so every web process shares them) for HUB_LIST_CACHE_SECONDS.
+"""What lists show that is costly to make and harmless when a minute old: how many models a
+filter matches, the popular tags, the API's tags and creators pages, the model cards
+(models_hub/cards.py). Kept in the cache (Redis in production, so every web process shares
+them) for HUB_LIST_CACHE_SECONDS; with the cache away, made every time.
 
 A count is keyed by the SQL of the list it counts, so two lists share a figure only when
 they would select exactly the same rows (a member's own drafts make their SQL their own).
@@ -28,19 +29,28 @@ T = TypeVar("T")
 
 def kept(key: str, compute: Callable[[], T]) -> T:
     """`compute()`, or its value from the last HUB_LIST_CACHE_SECONDS under `key`."""
+    return kept_each([key], lambda _: compute())[0]
+
+
+def kept_each(keys: list[str], compute: Callable[[int], T], *, what: str = "List") -> list[T]:
+    """For each of `keys`, its value from the last HUB_LIST_CACHE_SECONDS, or `compute(i)`
+    for the i-th key when none is kept (then kept). One round trip to read them all and one
+    to keep the new ones. `what` names them in the warning when the cache is away."""
     seconds = settings.HUB_LIST_CACHE_SECONDS
-    if seconds <= 0:
-        return compute()
-    try:
-        found = cache.get(key)
-        if found is not None:
-            return found
-        value = compute()
-        cache.set(key, value, seconds)
-        return value
-    except cache_errors() as error:  # the cache is away: compute, as without one
-        log.warning("List cache unreachable (%s)", error)
-        return compute()
+    found: dict[str, T] = {}
+    if seconds > 0:
+        try:
+            found = cache.get_many(keys)
+        except cache_errors() as error:  # the cache is away: compute, as without one
+            log.warning("%s cache unreachable (%s)", what, error)
+            seconds = 0
+    made = {key: compute(i) for i, key in enumerate(keys) if key not in found}
+    if made and seconds > 0:
+        try:
+            cache.set_many(made, seconds)
+        except cache_errors() as error:
+            log.warning("%s cache unreachable (%s)", what, error)
+    return [found[key] if key in found else made[key] for key in keys]
 
 
 def cached_count(queryset: QuerySet) -> int:
