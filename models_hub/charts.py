@@ -202,21 +202,25 @@ class _ValueFormat:
 # titles, summary), and Django's localized formatting costs 10-30 µs a call: 4.3 ms of a
 # model page went to its charts (docs/PERFORMANCE.md). The same texts repeat from page to
 # page, so they are kept per language.
-@functools.lru_cache(maxsize=4096)
-def _localized(kind: str, value, form, language: str) -> str:
-    if kind == "date":
-        return formats.date_format(value, form, use_l10n=True)
-    return formats.number_format(value, form, use_l10n=True, force_grouping=True)
-
-
 def _date_text(day: date, form: str) -> str:
     """`day` in the active language's `form` (a format name or Django date syntax)."""
-    return _localized("date", day, form, get_language())
+    return _date_text_in(day, form, get_language())
 
 
 def _number_text(value: Number, decimals: int) -> str:
     """`value` with `decimals` and the active language's grouping."""
-    return _localized("number", value, decimals, get_language())
+    return _number_text_in(value, decimals, get_language())
+
+
+# `language` only keys the cache: Django formats in the active language, which it names.
+@functools.lru_cache(maxsize=2048)
+def _date_text_in(day: date, form: str, language: str) -> str:
+    return formats.date_format(day, form, use_l10n=True)
+
+
+@functools.lru_cache(maxsize=2048)
+def _number_text_in(value: Number, decimals: int, language: str) -> str:
+    return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
 
 
 def axis_date(day: date) -> str:
