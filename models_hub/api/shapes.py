@@ -4,6 +4,7 @@ selected or prefetched, so a list costs the same number of queries at any length
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.core.files.storage import FileSystemStorage
@@ -45,34 +46,44 @@ def absolute(request: Request, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
+def _once_per_request(request: Request, name: str, build: Callable[[], Callable]) -> Callable:
+    """`build()`, made the first time a request asks for `name` and kept on the request:
+    a page of 100 models makes thousands of URLs that share their start."""
+    made = getattr(request, name, None)
+    if made is None:
+        made = build()
+        setattr(request, name, made)
+    return made
+
+
 def picture_url(request: Request, name: str) -> str:
     """The absolute URL of a stored picture. Local storage's URLs are its base URL and the
     quoted name, so that base is made absolute once per request rather than once per image
     (a page of 100 models shows about 4,500); other storages (S3 signs each URL) are asked
     each time."""
-    make = getattr(request, "_picture_url", None)
-    if make is None:
+
+    def build() -> Callable[[str], str]:
         storage = _IMAGE_STORAGE
         if isinstance(storage, FileSystemStorage):
             base = absolute(request, storage.base_url)
-            make = lambda name: base + filepath_to_uri(name).lstrip("/")  # noqa: E731
-        else:
-            make = lambda name: absolute(request, storage.url(name))  # noqa: E731
-        request._picture_url = make
-    return make(name)
+            return lambda name: base + filepath_to_uri(name).lstrip("/")
+        return lambda name: absolute(request, storage.url(name))
+
+    return _once_per_request(request, "_picture_url", build)(name)
 
 
 def download_url(request: Request, version_id: int) -> str:
     """The absolute URL that downloads a version's primary file. A page of 100 models gives
     about 950 of them: the URL's pattern is reversed and made absolute once per request,
     not each time (reverse and build_absolute_uri took 15 ms of that page)."""
-    make = getattr(request, "_download_url", None)
-    if make is None:
+
+    def build() -> Callable[[int], str]:
         marker = 2_000_000_001  # an id no row has: it marks where the id goes
         pattern = absolute(request, reverse("models_hub:download", args=[marker]))
         head, _, tail = pattern.rpartition(str(marker))
-        make = request._download_url = lambda version_id: f"{head}{version_id}{tail}"
-    return make(version_id)
+        return lambda version_id: f"{head}{version_id}{tail}"
+
+    return _once_per_request(request, "_download_url", build)(version_id)
 
 
 def _iso(moment) -> str | None:
