@@ -8,7 +8,7 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
@@ -55,7 +55,7 @@ def _count_in_window(key: str, timeout: int) -> int:
     incr take three (incr checks that the key exists first), about half a millisecond of
     every API call (docs/PERFORMANCE.md). Other caches (the embedded default's memory) use
     those two calls."""
-    backend = caches["default"]  # the backend itself: `cache` is a proxy to it
+    backend = caches["default"]  # the backend itself (django.core.cache.cache is a proxy)
     if isinstance(backend, RedisCache):
         key = backend.make_and_validate_key(key)
         # A transaction, so no other client's command falls between the two.
@@ -63,11 +63,11 @@ def _count_in_window(key: str, timeout: int) -> int:
             pipe.set(key, 0, ex=timeout, nx=True)
             pipe.incr(key)
             return pipe.execute()[1]
-    cache.add(key, 0, timeout=timeout)
+    backend.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=timeout)
+        backend.set(key, 1, timeout=timeout)
         return 1
 
 
