@@ -5,6 +5,8 @@ level (blur or hide); sanitised text; query counts that do not grow with the row
 from __future__ import annotations
 
 import io
+import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -25,6 +27,7 @@ from community.models import (
     Review,
     User,
 )
+from community.selectors import THREADS_PER_PAGE
 from models_hub.choices import NsfwLevel, Status
 from models_hub.demo import make_image
 from models_hub.models import GalleryImage, Model, ModelVersion
@@ -396,7 +399,19 @@ def test_only_the_author_or_staff_delete_a_comment_through_the_page(
     assert Model.objects.get(pk=world.model.pk).comment_count == 0
 
 
-def test_a_deleted_comment_keeps_its_place_only_while_it_has_replies(world, client_for, owner):
+@pytest.fixture(params=["few comments", "more than a page"])
+def thread_reads(request, world, owner):
+    """The model page reads its threads at once when they fit on a page, and otherwise
+    their outline first and then the page's comments whole: both ways must show the same."""
+    if request.param == "more than a page":
+        for n in range(THREADS_PER_PAGE + 5):
+            services.comment_create(author=owner, body=f"later {n}", model=world.model)
+    return request.param
+
+
+def test_a_deleted_comment_keeps_its_place_only_while_it_has_replies(
+    world, client_for, owner, thread_reads
+):
     model = world.model
     lonely = services.comment_create(author=owner, body="lonely words", model=model)
     services.comment_create(author=owner, body="a reply", model=model, parent=world.comment)
@@ -411,7 +426,9 @@ def test_a_deleted_comment_keeps_its_place_only_while_it_has_replies(world, clie
     assert "lonely words" not in html
 
 
-def test_hidden_comments_show_only_to_their_author_and_staff(world, client_for, people):
+def test_hidden_comments_show_only_to_their_author_and_staff(
+    world, client_for, people, thread_reads
+):
     services.comment_hide(comment_id=world.comment.pk)
     for person, user in people.items():
         html = client_for(user).get(world.model.get_absolute_url()).content.decode()
@@ -881,3 +898,32 @@ def test_image_page_queries_do_not_grow(client_for, owner, stranger):
         counts.append(_queries(c, f"/images/{image.pk}/"))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 8
+
+
+# The model page's charts -------------------------------------------------------------------------
+
+
+def test_the_model_page_charts_count_its_published_versions_downloads_and_reviews(
+    world, client_for, owner, people
+):
+    """The two charts come from one read (community.selectors.activity_by_day): each count
+    must land in its own series, and a draft's downloads or a hidden review in none."""
+    from django.utils import timezone
+
+    from models_hub.models import DownloadDay
+
+    today = timezone.localdate()
+    DownloadDay.objects.create(version=world.version, day=today, count=7)
+    DownloadDay.objects.create(version=world.version, day=today - timedelta(days=2), count=3)
+    draft = VersionFactory(model=world.model, status=Status.DRAFT)
+    DownloadDay.objects.create(version=draft, day=today, count=1000)
+    for n, recommended in enumerate([True, True, False]):
+        services.review_save(author=UserFactory(username=f"judge{n}"), version=world.version,
+                             recommended=recommended, text="")  # fmt: skip
+    hidden = services.review_save(author=UserFactory(username="judge9"), version=world.version,
+                                  recommended=False, text="")  # fmt: skip
+    services.review_hide(review_id=hidden.pk)
+    html = client_for(None).get(world.model.get_absolute_url()).content.decode()
+    assert re.search(r"Downloads per day, [^:<]+: total 10, peak 7 on", html)
+    assert "Recommend: total 2, peak 2 on" in html
+    assert "Don&#x27;t recommend: total 1, peak 1 on" in html
