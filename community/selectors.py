@@ -508,7 +508,5 @@ def model_social(
         comments_page=comments_page,
         more_comments=more_comments,
         my_reactions=my_reactions(viewer, images) if images else {},
-        activity=activity_by_day(
-            ModelVersion.objects.filter(model=model, status=Status.PUBLISHED)
-        ),
+        activity=activity_by_day(ModelVersion.objects.filter(model=model, status=Status.PUBLISHED)),
     )
