@@ -2,18 +2,59 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from datetime import datetime, timedelta
 
 from django import template
 from django.conf import settings
-from django.utils.html import escape
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from community.services import REACTION_COUNTERS
 
 register = template.Library()
 
 REACTION_EMOJI = {"like": "👍", "heart": "❤️", "laugh": "😂", "cry": "😢"}
+
+
+@register.simple_tag
+def avatar(person, size: int = 32) -> SafeString:
+    """A person's picture, or the first letter of their name on a coloured disc. A tag
+    rather than an included template: the most discussed model page shows 80 of them, and
+    the includes took 2.5 ms of it."""
+    if person.avatar:
+        return format_html(
+            '<img class="avatar" src="{}" alt="" width="{}" height="{}" loading="lazy">',
+            person.avatar.url, size, size,
+        )  # fmt: skip
+    return format_html(
+        '<span class="avatar avatar-initial" style="width:{}px;height:{}px" aria-hidden="true">'
+        "{}</span>",
+        size, size, person.username[:1].upper(),
+    )  # fmt: skip
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """naturaltime ("3 weeks ago"), kept a minute per language for moments over a day
+    old, whose words change at most once a day. It took 26 microseconds each, and the most
+    discussed model page shows 79 of them."""
+    if not isinstance(moment, datetime):
+        return naturaltime(moment)
+    now = timezone.now()
+    if abs(now - moment) < timedelta(days=1):
+        return naturaltime(moment)
+    return _naturaltime_this_minute(get_language(), moment, now.replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _naturaltime_this_minute(language: str, moment: datetime, minute: datetime) -> str:
+    # `language` and `minute` are in the key only: naturaltime reads both itself.
+    return naturaltime(moment)
 
 
 @register.filter
