@@ -147,7 +147,6 @@ class ThreadedComment:
 
 
 MAX_COMMENTS_ON_PAGE = 500
-_COMMENT_COLUMNS = [field.name for field in Comment._meta.concrete_fields]
 
 
 def _shown_comments(
@@ -166,12 +165,12 @@ def _shown_comments(
     return comments.order_by("created_at", "id")
 
 
-def _with_authors(comments: QuerySet[Comment]) -> QuerySet[Comment]:
-    # Of the author, only what a comment shows (_comment.html): reading their authors'
-    # whole rows was about a quarter of a thread of 500 comments.
-    return comments.select_related("author").only(
-        *_COMMENT_COLUMNS, "author__username", "author__avatar"
-    )
+def _with_authors(rows: QuerySet) -> QuerySet:
+    """Comments or reviews with only what they show of their author (_comment.html,
+    _reviews.html): a model page reads up to 500 comments, and reading their authors'
+    whole rows was about a quarter of it."""
+    own = [f.name for f in rows.model._meta.concrete_fields]
+    return rows.select_related("author").only(*own, "author__username", "author__avatar")
 
 
 @dataclass
@@ -248,9 +247,7 @@ def _filled(nodes: list[ThreadedComment], full: dict[int, Comment]) -> list[Thre
 
 
 def reviews_for(viewer: User | AnonymousUser, version: ModelVersion) -> QuerySet[Review]:
-    reviews = Review.objects.filter(version=version, author__is_active=True).select_related(
-        "author"
-    )
+    reviews = _with_authors(Review.objects.filter(version=version, author__is_active=True))
     if viewer.is_authenticated and viewer.is_staff:
         return reviews
     shown = Q(hidden=False)
