@@ -365,16 +365,20 @@ def _window() -> tuple[date, date]:
     return today - timedelta(days=CHART_DAYS - 1), today
 
 
-def downloads_by_day(versions: QuerySet[ModelVersion]) -> dict[date, int]:
-    """Downloads per day over the chart window of these versions, summed in the database."""
+def _downloads_per_day(versions: QuerySet[ModelVersion]) -> QuerySet:
+    """Rows of `day` and `total`: the downloads of these versions on each day of the chart
+    window, summed in the database (without the default order, which a UNION refuses)."""
     start, _end = _window()
-    rows = (
+    return (
         DownloadDay.objects.filter(version__in=versions, day__gte=start)
         .values("day")
         .annotate(total=Sum("count"))
-        .values_list("day", "total")
+        .order_by()
     )
-    return dict(rows)
+
+
+def downloads_by_day(versions: QuerySet[ModelVersion]) -> dict[date, int]:
+    return dict(_downloads_per_day(versions).values_list("day", "total"))
 
 
 # What activity_by_day's rows count.
@@ -396,11 +400,8 @@ def activity_by_day(versions: QuerySet[ModelVersion]) -> Activity:
     fewer on every model page."""
     start, _end = _window()
     downloads = (
-        DownloadDay.objects.filter(version__in=versions, day__gte=start)
+        _downloads_per_day(versions)
         .annotate(kind=Value(_DOWNLOADS))
-        .values("day", "kind")
-        .annotate(total=Sum("count"))
-        .order_by()
         .values_list("day", "kind", "total")
     )
     reviews = (
