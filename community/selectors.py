@@ -201,9 +201,14 @@ def _has_content(node: ThreadedComment) -> bool:
     return not node.comment.deleted or bool(node.replies)
 
 
+def _whole_threads(shown: QuerySet[Comment]) -> list[ThreadedComment]:
+    """Every thread of `shown` (up to MAX_COMMENTS_ON_PAGE comments), read whole at once."""
+    return _threads(_with_authors(shown)[:MAX_COMMENTS_ON_PAGE])
+
+
 def comment_thread(viewer: User | AnonymousUser, *, image: GalleryImage) -> list[ThreadedComment]:
     """The comments on an image as trees, oldest first, all on one page."""
-    return _threads(_with_authors(_shown_comments(viewer, image=image))[:MAX_COMMENTS_ON_PAGE])
+    return _whole_threads(_shown_comments(viewer, image=image))
 
 
 def comment_threads_page(
@@ -216,15 +221,14 @@ def comment_threads_page(
     shown = _shown_comments(viewer, model=model)
     if model.comment_count <= per_page:
         # Every thread fits on the first page: one read does (most models have a few).
-        return page_of(_threads(_with_authors(shown)[:MAX_COMMENTS_ON_PAGE]), page, per_page)
+        return page_of(_whole_threads(shown), page, per_page)
     outline = [
         _Outline(*row)
         for row in shown.values_list("pk", "parent_id", "deleted")[:MAX_COMMENTS_ON_PAGE]
     ]
     threads, more = page_of(_threads(outline), page, per_page)
+    # A page past the end wants nothing: Django answers `pk__in=[]` without a query.
     wanted = [node.comment.pk for node in _walk(threads)]
-    if not wanted:
-        return [], more
     full = {comment.pk: comment for comment in _with_authors(shown.filter(pk__in=wanted))}
     return _filled(threads, full), more
 
@@ -472,7 +476,8 @@ def model_social(
     comments_page: int = 1,
 ) -> ModelSocial:
     """A fixed number of queries whatever the number of images, reviews or comments: up to
-    eight for a signed-in visitor, four for an anonymous one. `reviews_page` and
+    nine for a signed-in visitor, four for an anonymous one (the comments take a second read
+    when they run past a page). `reviews_page` and
     `comments_page` count from 1; a page past the end is empty."""
     signed_in = viewer.is_authenticated
     is_owner = signed_in and viewer.pk == model.owner_id
