@@ -200,6 +200,10 @@ HUB_LIST_CACHE_SECONDS = env_int("HUB_LIST_CACHE_SECONDS", 60)
 
 # --- Cache and Celery ------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# How long anonymous answers of the read API are kept (seconds; 0: made every time). Changes
+# to public content retire them at once (models_hub/api/answers.py), which needs one cache
+# every process shares: on by default with Redis only.
+HUB_API_ANSWER_CACHE_SECONDS = env_int("HUB_API_ANSWER_CACHE_SECONDS", 60 if REDIS_URL else 0)
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ModelsHubConfig(AppConfig):
     name = "models_hub"
     verbose_name = "Model catalogue"
+
+    def ready(self) -> None:
+        from models_hub import signals
+
+        signals.connect()

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from community.services import notify
+from models_hub.api.answers import public_content_changed
 from models_hub.choices import NsfwLevel, Status
 from models_hub.models import GalleryImage, ModelVersion
 from moderation import pipeline, takedowns
@@ -177,6 +178,8 @@ def item_act(
         kind=kind, rule=rule, reason=reason, details=details, moderator=moderator,
         item=item, version=version, owner=owner,
     )  # fmt: skip
+    # Some decisions write with UPDATE, which sends no signal (_rate, _overturn).
+    public_content_changed()
     if kind in SIDE_ACTIONS:
         if kind in (Kind.SUSPEND, Kind.BAN, Kind.MARK_REAL_PERSON):
             _tell_owner(owner, action)

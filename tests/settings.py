@@ -35,3 +35,6 @@ SECURE_SSL_REDIRECT = False
 # within that minute (and reuse ids), so they read them fresh. tests/models_hub/
 # test_list_cache.py turns the cache on to test it.
 HUB_LIST_CACHE_SECONDS = 0
+# Likewise the API's kept answers (on with REDIS_URL, as CI has); tests/api/
+# test_kept_answers.py turns them on.
+HUB_API_ANSWER_CACHE_SECONDS = 0

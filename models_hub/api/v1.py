@@ -17,10 +17,12 @@ and the upload API (publishing.py): POST /api/v1/models, /api/v1/models/{id}/ver
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
@@ -30,6 +32,7 @@ from rest_framework.views import APIView
 
 from community.api_auth import KeyScope
 from models_hub.api import publishing, queries, schema
+from models_hub.api.answers import kept_answer
 from models_hub.api.pagination import Limits, paginate
 from models_hub.api.params import BadParam
 from models_hub.api.shapes import (
@@ -52,9 +55,13 @@ UPLOAD_SCOPE = KeyScope.of("upload")
 
 
 def read_endpoint(operation_id: str, summary: str, *, method: str = "GET", **openapi):
-    """A v1 view anyone may call (a key needs the read scope), described in the schema."""
+    """A v1 view anyone may call (a key needs the read scope), described in the schema. A
+    GET's anonymous answers are kept (answers.py) once DRF has authenticated and counted
+    the call against the caller's rate limit."""
 
     def wrap(view):
+        if method == "GET":
+            view = _kept_when_anonymous(view)
         view = api_view([method])(permission_classes([READ_SCOPE])(view))
         return extend_schema(
             operation_id=operation_id,
@@ -65,6 +72,14 @@ def read_endpoint(operation_id: str, summary: str, *, method: str = "GET", **ope
         )(view)
 
     return wrap
+
+
+def _kept_when_anonymous(view):
+    @functools.wraps(view)
+    def answer(request: Request, *args, **kwargs) -> HttpResponse:
+        return kept_answer(request, lambda: view(request, *args, **kwargs))
+
+    return answer
 
 
 def _with_what_json_shows(request: Request, versions: QuerySet) -> list[ModelVersion]:
@@ -91,7 +106,11 @@ class ModelsCollection(APIView):
         parameters=schema.MODELS_PARAMETERS,
         responses={200: schema.page_of("ModelPage", schema.ModelSchema), **schema.ERRORS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
+        return kept_answer(request, lambda: self._models_page(request))
+
+    @staticmethod
+    def _models_page(request: Request) -> Response:
         search = queries.ModelSearch.from_request(request)
         models, metadata = paginate(
             request,

@@ -51,7 +51,9 @@ end
 """
 
 
-def _server_env(database_url: str, static_root: str, redis_url: str) -> dict[str, str]:
+def _server_env(
+    database_url: str, static_root: str, redis_url: str, *, kept_answers: bool = True
+) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -63,6 +65,9 @@ def _server_env(database_url: str, static_root: str, redis_url: str) -> dict[str
         "DATABASE_CONN_MAX_AGE": "600",
         # The cache every web process shares (list totals, rate limits), as in production.
         "REDIS_URL": redis_url,
+        # Anonymous API answers kept a minute (models_hub/api/answers.py), as in production;
+        # --make-every-answer measures what making each one costs.
+        "HUB_API_ANSWER_CACHE_SECONDS": "60" if kept_answers else "0",
         # Production serves hashed static names from collectstatic's manifest.
         "STATIC_ROOT": static_root,
         # The proxy would send the bytes; the endpoint's own work is what is measured.
@@ -216,6 +221,11 @@ def time_sql(statements: list[str], repeats: int) -> float:
     return statistics.median(totals)
 
 
+def _figure(value: float | None) -> str:
+    # No SQL at all (a kept answer): no ratio to give.
+    return "-" if value is None else f"{value:.1f}"
+
+
 class Gunicorn:
     def __init__(self, env: dict[str, str], workers: int, port: int) -> None:
         self.env, self.workers, self.port = env, workers, port
@@ -259,13 +269,20 @@ def main() -> None:
         action="store_true",
         help="no server: time each endpoint in this process (django.test.Client)",
     )
+    parser.add_argument(
+        "--make-every-answer",
+        action="store_true",
+        help="no kept API answers: every request is made (HUB_API_ANSWER_CACHE_SECONDS=0)",
+    )
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("Give a PostgreSQL DATABASE_URL (the seeded database).")
 
     static = tempfile.mkdtemp(prefix="modelhub-load-static-")
-    env = _server_env(args.database_url, static, args.redis_url)
+    env = _server_env(
+        args.database_url, static, args.redis_url, kept_answers=not args.make_every_answer
+    )
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT, env=env, check=True,
@@ -293,7 +310,7 @@ def main() -> None:
             row = {
                 "name": name, "path": path, "status": status, "queries": queries,
                 "single": single, "loaded": loaded, "sql_ms": sql_ms,
-                "ratio": single["p50"] / sql_ms if sql_ms else None,
+                "ratio": single["p50"] / sql_ms if statements else None,
             }  # fmt: skip
             results.append(row)
             print(
@@ -301,7 +318,7 @@ def main() -> None:
                 f"p95 {single['p95']:.1f} ms; {args.connections} at once p50 "
                 f"{loaded['p50']:.1f} p95 {loaded['p95']:.1f} p99 {loaded['p99']:.1f} ms, "
                 f"{loaded['rps']:.0f} req/s; SQL alone {sql_ms:.1f} ms; "
-                f"ratio {row['ratio']:.1f}",
+                f"ratio {_figure(row['ratio'])}",
                 flush=True,
             )
     print()
@@ -316,7 +333,7 @@ def main() -> None:
         print(
             f"| {r['name']} | {r['status']} | {r['queries']} | {s['p50']:.1f} | {s['p95']:.1f} "
             f"| {lo['p50']:.1f} | {lo['p95']:.1f} | {lo['p99']:.1f} | {lo['rps']:.0f}{errors} "
-            f"| {r['sql_ms']:.1f} | {r['ratio']:.1f} |"
+            f"| {r['sql_ms']:.1f} | {_figure(r['ratio'])} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
