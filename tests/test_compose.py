@@ -170,6 +170,14 @@ def test_redis_persists_with_append_only_file(services: dict[str, dict]) -> None
     assert argv[argv.index("--appendonly") + 1] == "yes"
 
 
+def test_redis_evicts_only_cache_entries_when_full(services: dict[str, dict]) -> None:
+    """Kept API answers can fill memory; an eviction policy over all keys would also drop
+    the broker's queued messages, which carry no expiry."""
+    argv = as_argv(services["redis"].get("command"))
+    assert "--maxmemory" in argv
+    assert argv[argv.index("--maxmemory-policy") + 1] == "volatile-lru"
+
+
 def test_minio_serves_data_with_a_console(services: dict[str, dict]) -> None:
     argv = as_argv(services["minio"].get("command"))
     assert argv[:2] == ["server", "/data"]
