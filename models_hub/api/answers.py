@@ -1,7 +1,7 @@
 """Anonymous answers of the read API, kept a minute in the cache and dropped at once when
 public content changes.
 
-A page of 100 models is 3.4 MB of JSON: about 100 ms of one core to read and shape, so two
+A page of 100 models is 3.4 MB of JSON: about 200 ms of one core to read and shape, so two
 cores answer a handful of such pages a second however fast each step is (docs/PERFORMANCE.md).
 Every anonymous caller asking the same address in the same language gets the same bytes, and
 anonymous answers are already declared public for a minute (config/middleware.py
