@@ -129,6 +129,17 @@ def test_a_ban_lifted_by_update_shows_the_members_models_again(
     assert _ids(Client().get(LIST)) == [model.pk]
 
 
+def test_directory_pages_keep_their_own_page_not_the_answer_again(answers_kept):
+    """Creators and tags keep their page by address (HUB_LIST_CACHE_SECONDS, off here);
+    keeping the answer too would hold a page made before a change under the new stamp."""
+    model = published_model()
+    assert [c["username"] for c in Client().get("/api/v1/creators").json()["items"]] == [
+        model.owner.username
+    ]
+    type(model.owner).objects.filter(pk=model.owner_id).update(is_active=False)
+    assert Client().get("/api/v1/creators").json()["items"] == []
+
+
 def test_with_the_cache_away_answers_are_made_every_time(settings, redis_down):
     settings.HUB_API_ANSWER_CACHE_SECONDS = 60
     model = published_model()
