@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import caches
@@ -79,3 +81,14 @@ def cache_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # pragma: no cover - redis is a dependency; SQLite-only sites still run
         return (OSError,)
     return (OSError, RedisError)
+
+
+@contextmanager
+def unless_cache_away(what: str) -> Iterator[None]:
+    """Run the block's cache calls; if the cache is unreachable, log a warning naming `what`
+    is kept there and go on. A block that reads leaves its result unset: set it to None
+    before, and do without the cache when it still is."""
+    try:
+        yield
+    except cache_errors() as error:
+        logger.warning("%s cache unreachable (%s)", what, error)

@@ -10,7 +10,6 @@ they would select exactly the same rows (a member's own drafts make their SQL th
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from functools import cached_property
 from typing import TypeVar
@@ -21,9 +20,8 @@ from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 
-from config.clients import cache_errors
+from config.clients import unless_cache_away
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -37,19 +35,16 @@ def kept_each(keys: list[str], compute: Callable[[int], T], *, what: str = "List
     for the i-th key when none is kept (then kept). One round trip to read them all and one
     to keep the new ones. `what` names them in the warning when the cache is away."""
     seconds = settings.HUB_LIST_CACHE_SECONDS
-    found: dict[str, T] = {}
+    found: dict[str, T] | None = None
     if seconds > 0:
-        try:
+        with unless_cache_away(what):
             found = cache.get_many(keys)
-        except cache_errors() as error:  # the cache is away: compute, as without one
-            log.warning("%s cache unreachable (%s)", what, error)
-            seconds = 0
+    if found is None:  # off, or the cache is away: compute, as without one
+        found, seconds = {}, 0
     made = {key: compute(i) for i, key in enumerate(keys) if key not in found}
     if made and seconds > 0:
-        try:
+        with unless_cache_away(what):
             cache.set_many(made, seconds)
-        except cache_errors() as error:
-            log.warning("%s cache unreachable (%s)", what, error)
     return [found[key] if key in found else made[key] for key in keys]
 
 

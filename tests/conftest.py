@@ -118,16 +118,20 @@ def on_disk(settings):
 
 
 @pytest.fixture
-def kept(settings):
-    """Lists keep what they may for a minute (tests/settings.py turns it off), in a fresh
-    memory cache."""
+def memory_cache(settings):
+    """A fresh memory cache, whatever the run's CACHES (Redis in CI)."""
     from django.core.cache import cache
 
-    settings.HUB_LIST_CACHE_SECONDS = 60
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def kept(settings, memory_cache):
+    """Lists keep what they may for a minute (tests/settings.py turns it off)."""
+    settings.HUB_LIST_CACHE_SECONDS = 60
 
 
 @pytest.fixture

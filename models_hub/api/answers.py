@@ -24,7 +24,6 @@ every process, web and worker, shares the stamp).
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Callable
 
@@ -36,10 +35,9 @@ from django.utils.translation import get_language
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.clients import cache_errors
+from config.clients import unless_cache_away
 from config.renderers import FastJSONRenderer
 
-log = logging.getLogger(__name__)
 STAMP_KEY = "api-public-stamp"
 _RENDERER = FastJSONRenderer()
 
@@ -52,11 +50,10 @@ def public_content_changed() -> None:
 
 
 def _new_stamp() -> None:
-    try:
+    # With the cache away no answer is served from it either. A write lost to a blip
+    # leaves answers as they were: at most HUB_API_ANSWER_CACHE_SECONDS old, as a proxy's.
+    with unless_cache_away("Answer"):
         cache.set(STAMP_KEY, uuid.uuid4().hex, None)
-    except cache_errors() as error:
-        # Answers were kept in this cache too: with it away, none is served.
-        log.warning("Answer cache unreachable (%s)", error)
 
 
 def kept_answer(request: Request, make: Callable[[], Response]) -> HttpResponse | Response:
@@ -68,10 +65,10 @@ def kept_answer(request: Request, make: Callable[[], Response]) -> HttpResponse 
         return make()
     address = f"{get_language()} {request.build_absolute_uri()}"
     key = "api-answer:" + hashlib.sha256(address.encode()).hexdigest()[:40]
-    try:
+    found = None
+    with unless_cache_away("Answer"):
         found = cache.get_many([STAMP_KEY, key])
-    except cache_errors() as error:
-        log.warning("Answer cache unreachable (%s)", error)
+    if found is None:
         return make()
     stamp = found.get(STAMP_KEY, "")
     kept = found.get(key)
@@ -81,10 +78,8 @@ def kept_answer(request: Request, make: Callable[[], Response]) -> HttpResponse 
     if response.status_code != 200:
         return response
     body = _RENDERER.render(response.data)
-    try:
+    with unless_cache_away("Answer"):
         cache.set(key, (stamp, body), seconds)
-    except cache_errors() as error:
-        log.warning("Answer cache unreachable (%s)", error)
     return _json_response(body)
 
 

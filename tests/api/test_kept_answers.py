@@ -14,6 +14,7 @@ from moderation import queue, reports
 from moderation.checks.findings import RuleCode
 from moderation.models import Appeal, ModerationAction, QueueItem, Rule
 from tests.factories import UserFactory, VersionFactory, published_model
+from tests.moderation.conftest import make_moderator
 
 pytestmark = pytest.mark.django_db
 Kind = ModerationAction.Kind
@@ -21,15 +22,9 @@ LIST = "/api/v1/models"
 
 
 @pytest.fixture
-def answers_kept(settings):
-    """Answers kept a minute, in a fresh memory cache (one process: the stamp is shared)."""
-    from django.core.cache import cache
-
+def answers_kept(settings, memory_cache):
+    """Answers kept a minute (in one process's memory, the stamp is shared)."""
     settings.HUB_API_ANSWER_CACHE_SECONDS = 60
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def _downloads(response, model_id: int) -> int:
@@ -107,7 +102,7 @@ def test_a_ban_lifted_by_update_shows_the_members_models_again(
 ):
     """Overturning a ban on appeal writes is_active with UPDATE (no signal): the moderation
     service retires the kept answers itself."""
-    alice, bob = _moderator("alice"), _moderator("bob")
+    alice, bob = make_moderator("alice"), make_moderator("bob")
     model = published_model()
     owner = model.owner
     reports.report_create(
@@ -146,9 +141,3 @@ def test_with_the_cache_away_answers_are_made_every_time(settings, redis_down):
     assert _ids(Client().get(LIST)) == [model.pk]
     Model.objects.filter(pk=model.pk).update(download_count=5)
     assert _downloads(Client().get(LIST), model.pk) == 5
-
-
-def _moderator(name: str):
-    from tests.moderation.conftest import make_moderator
-
-    return make_moderator(name)
