@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Cast, Length
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -125,6 +126,17 @@ class Tag(models.Model):
         return self.name
 
 
+def downloads_band() -> Length:
+    """The band of downloads a model is in, for a ranked search (selectors.SEARCH_ORDER):
+    half an order of magnitude each, counted as the digits of the count squared. 1 for 0 to
+    3 downloads, 2 for 4 to 9, 3 for 10 to 31, 4 for 32 to 99, 5 for 100 to 316, ... Plain
+    digits (bands ten times wide) made a band too wide to rank quickly: the 19,000 models
+    with 100 to 999 downloads (docs/PERFORMANCE.md). Squared as a bigint: the largest count
+    fits in 63 bits squared, and the expression is the same on SQLite."""
+    count = Cast("download_count", models.BigIntegerField())
+    return Length(Cast(count * count, models.TextField()))
+
+
 class Model(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hub_models"
@@ -187,6 +199,10 @@ class Model(models.Model):
             models.Index(fields=["-published_at", "-id"], name="model_newest"),
             models.Index(fields=["-download_count", "-id"], name="model_downloads"),
             models.Index(fields=["-like_count", "-id"], name="model_likes"),
+            # A ranked search walks the bands from the most downloaded and ranks one band at
+            # a time (selectors.SEARCH_ORDER): a word that 30,000 models match had them all
+            # ranked before (docs/PERFORMANCE.md).
+            models.Index(downloads_band().desc(), F("id").desc(), name="model_downloads_band"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -22,7 +22,7 @@ from models_hub.api.shapes import IMAGE_FIELDS
 from models_hub.choices import CommercialUse, ModelType, Status
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
-from models_hub.selectors import search_models
+from models_hub.selectors import SEARCH_ORDER, search_models
 
 # Civitai's sorts, each a keyset ending in a unique column. "Highest Rated" ranks by the
 # reviews that recommend the model, then favourites, then downloads.
@@ -194,7 +194,7 @@ class ModelSearch:
         )
         if self.query:
             models = search_models(models, self.query)
-        ordering = ("-search_rank", "-id") if self.order is None else self.order
+        ordering = SEARCH_ORDER if self.order is None else self.order
         return (
             models.order_by(*ordering)
             .select_related("owner", "license")

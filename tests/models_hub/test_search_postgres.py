@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
 from models_hub.models import Model
-from models_hub.selectors import BrowseFilters, browse_models, search_models
+from models_hub.selectors import SEARCH_ORDER, BrowseFilters, browse_models, search_models
 from models_hub.services import model_refresh_search_document
 from tests.conftest import needs_postgres
 from tests.factories import published_model
@@ -64,3 +64,39 @@ def test_websearch_syntax_and_ranking():
     assert sorted(search("watercolor -portraits")) == sorted([strong.pk, weak.pk])
     # Punctuation and unbalanced quotes from people's typing are not errors.
     assert search('"water & | !') == []
+
+
+def test_ranked_by_relevance_within_bands_of_downloads():
+    def searchable(name: str, downloads: int, description: str = "") -> Model:
+        model = published_model(name=name, description=description)
+        model_refresh_search_document(model=model)
+        Model.objects.filter(pk=model.pk).update(download_count=downloads)
+        return model
+
+    # Bands are half an order of magnitude: 4 to 9 downloads share one, 32 to 99 another.
+    strong_few = searchable("Watercolor watercolor landscapes", 4)
+    weak_few = searchable("Landscapes", 9, description="a hint of watercolor")
+    weak_many = searchable("Harbours", 40, description="a hint of watercolor")
+    strong_many = searchable("Watercolor watercolor skies", 99)
+    filters = BrowseFilters(query="watercolor", sort="relevance")
+    ranked = [m.pk for m in browse_models(AnonymousUser(), filters)]
+    # The better-known band first; within a band, the more relevant first, whatever the
+    # exact counts (9 beats 4 and 40 beats 99 in downloads, not in relevance).
+    assert ranked == [strong_many.pk, weak_many.pk, strong_few.pk, weak_few.pk]
+
+
+def test_ranked_search_walks_the_bands_index():
+    for n in range(30):
+        model = published_model(name=f"Model number {n}")
+        model_refresh_search_document(model=model)
+    queryset = search_models(Model.objects.only("pk"), "number").order_by(*SEARCH_ORDER)[:24]
+    # The ORDER BY must be the indexed expression, or a common word ranks every match.
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        try:
+            plan = queryset.explain()
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+            cursor.execute("SET enable_bitmapscan = on")
+    assert "model_downloads_band" in plan, plan
