@@ -145,3 +145,32 @@ def test_a_version_shows_its_first_ten_images_in_gallery_order_and_the_images_li
         assert [image["id"] for image in shown["images"]] == first_ten
     listed = client.get(f"/api/v1/images?modelVersionId={version.pk}&limit=100").json()
     assert {image["id"] for image in listed["items"]} == {image.pk for image in images}
+
+
+def test_an_images_meta_is_its_generation_parameters_without_the_raw_text():
+    version = _published_version()
+    version.images.all().delete()
+    params = {
+        "prompt": "a velvet castle",
+        "steps": 20,
+        "seed": 7,
+        "raw": "a velvet castle\nSteps: 20",
+    }
+    described = ImageFactory(version=version, position=0, generation_params=params)
+    raw_only = ImageFactory(version=version, position=1, generation_params={"raw": "text"})
+    empty = ImageFactory(version=version, position=2, generation_params={})
+    # Not an object (written by hand in the admin): no meta, and no error.
+    odd = ImageFactory(version=version, position=3, generation_params=["a", "list"])
+    want = {
+        described.pk: {"prompt": "a velvet castle", "steps": 20, "seed": 7},
+        raw_only.pk: None,
+        empty.pk: None,
+        odd.pk: None,
+    }
+    client = Client()
+    by_id = client.get(f"/api/v1/model-versions/{version.pk}").json()["images"]
+    in_list = client.get("/api/v1/models", {"ids": version.model_id}).json()["items"]
+    in_list = in_list[0]["modelVersions"][0]["images"]
+    listed = client.get(f"/api/v1/images?modelVersionId={version.pk}").json()["items"]
+    for shown in (by_id, in_list, listed):
+        assert {image["id"]: image["meta"] for image in shown} == want
