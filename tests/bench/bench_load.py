@@ -118,6 +118,8 @@ def targets() -> dict[str, str]:
         "browse no_credit+derivatives": "/?no_credit=1&derivatives=1",
         f"browse tag={tag.name}": f"/?tag={tag.name}",
         "browse q=castle": "/?q=castle",
+        # A word 30% of models match: what ranking by bands of downloads is for.
+        "browse q=anime": "/?q=anime",
         "browse page=50 (by number: OFFSET)": "/?page=50",
         "browse page=50 (Next link: cursor)": _next_link("/?page=49"),
         "model page (most downloaded)": popular.get_absolute_url(),
