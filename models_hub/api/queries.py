@@ -30,7 +30,7 @@ from rest_framework.request import Request
 
 from community.models import Favorite, User
 from models_hub.api.params import ApiParams
-from models_hub.api.shapes import IMAGE_FIELDS, UNSHOWN_PARAM
+from models_hub.api.shapes import IMAGE_FIELDS
 from models_hub.choices import CommercialUse, ModelType, Status
 from models_hub.models import BaseModel, GalleryImage, Model, ModelFile, ModelVersion, Tag
 from models_hub.querysets import browsing_level_of
@@ -79,15 +79,30 @@ def _version_files(*, primary_file_only: bool = False) -> Prefetch:
     return Prefetch("files", queryset=files)
 
 
-class ShownParamsText(Func):
-    """A JSON column of generation parameters without shapes.UNSHOWN_PARAM, as JSON text
-    (null unless an object). The database drops the raw text, often longer than the rest,
-    and writes JSON that orjson reads: Django's JSONField read each with json.loads, about
-    4,500 on a page of 100 models, the largest part of making it after the SQL
-    (docs/PERFORMANCE.md). Takes a column: the template names it twice."""
+# What of an image's generation parameters the API does not show: the text they were read
+# from, which repeats them.
+UNSHOWN_PARAM = "raw"
+
+
+class _JSONText(TextField):
+    """JSON text from the database, read by orjson; an empty object reads as None."""
+
+    def from_db_value(self, value, expression, connection):
+        return (orjson.loads(value) or None) if value else None
+
+
+class ShownParams(Func):
+    """An image's `meta` as the API shows it: its generation parameters without
+    UNSHOWN_PARAM (None unless an object). The database drops the raw text, often longer
+    than the rest, and writes JSON that orjson reads: Django's JSONField read each with
+    json.loads, about 4,500 on a page of 100 models, the largest part of making it after
+    the SQL (docs/PERFORMANCE.md). Takes a column: the template names it twice."""
 
     arity = 1
-    output_field = TextField()
+    output_field = _JSONText()
+
+    def __init__(self):
+        super().__init__("generation_params")
 
     def as_postgresql(self, compiler, connection, **extra):
         template = (
@@ -127,9 +142,7 @@ def attach_images(versions: Iterable[ModelVersion], levels: int) -> None:
             .order_by("version_id", "position", "id")
         )
     by_version = defaultdict(list)
-    for row in rows.values(*IMAGE_FIELDS, meta=ShownParamsText("generation_params")):
-        meta = row["meta"]
-        row["meta"] = (orjson.loads(meta) or None) if meta else None
+    for row in rows.values(*IMAGE_FIELDS, meta=ShownParams()):
         by_version[row["version_id"]].append(row)
     for version in versions:
         version.api_images = by_version[version.pk]
@@ -291,6 +304,7 @@ def listed_images(request: Request) -> tuple[QuerySet[GalleryImage], tuple[str, 
     if username := params.text("username", 150):
         images = images.filter(version__model__owner__username__iexact=username)
     images = images.select_related("version__model__owner", "version__base_model")
+    images = images.defer("generation_params").annotate(meta=ShownParams())
     return images.order_by(*order), order
 
 

@@ -19,14 +19,12 @@ from models_hub.models import GalleryImage, Model, ModelFile, ModelVersion, Tag
 # Where gallery pictures are kept: their URLs come from it by name (image rows carry no
 # FieldFile).
 _IMAGE_STORAGE = GalleryImage._meta.get_field("image").storage
-# What image_json reads of an image (queries.attach_images selects these columns).
+# What image_json reads of an image (queries.attach_images selects these columns), with
+# `meta` (queries.ShownParams).
 IMAGE_FIELDS = (
     "id", "version_id", "image", "blurhash", "width", "height", "nsfw_level", "created_at",
     "like_count", "heart_count", "laugh_count", "cry_count", "comment_count",
 )  # fmt: skip
-# What of an image's generation parameters the API does not show: the text they were read
-# from, which repeats them.
-UNSHOWN_PARAM = "raw"
 EXPLICIT = NsfwLevel.R | NsfwLevel.X | NsfwLevel.XXX
 # What each of our commercial levels allows, in Civitai's words (its "RentCivit", renting on
 # Civitai's own generator, is included in renting anywhere).
@@ -115,15 +113,8 @@ def file_json(request: Request, f: ModelFile) -> dict:
     }
 
 
-def shown_params(params: dict | None) -> dict | None:
-    """An image's generation parameters as the API shows them (`meta`)."""
-    if not isinstance(params, dict):
-        return None
-    return {key: value for key, value in params.items() if key != UNSHOWN_PARAM} or None
-
-
 def image_json(request: Request, image: dict, owner: str) -> dict:
-    """An image of a version, from its row: IMAGE_FIELDS and `meta` (shown_params), as
+    """An image of a version, from its row: IMAGE_FIELDS and `meta`, as
     queries.attach_images reads them."""
     return {
         "id": image["id"],
@@ -152,7 +143,7 @@ def listed_image_json(request: Request, image: GalleryImage) -> dict:
     gives the bitmask as `browsingLevel`, and says which version the image shows."""
     row = {name: getattr(image, name) for name in IMAGE_FIELDS}
     row["image"] = image.image.name
-    row["meta"] = shown_params(image.generation_params)
+    row["meta"] = image.meta  # queries.listed_images reads it as attach_images does
     shape = image_json(request, row, image.version.model.owner.username)
     shape["nsfwLevel"] = next(
         (name for mask, name in IMAGE_LEVEL_NAMES if image.nsfw_level & mask), "None"
